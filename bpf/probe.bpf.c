@@ -1,0 +1,853 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Peregrine collector probe.
+ *
+ * Attaches BTF raw tracepoints only (fentry, kprobes and LSM are not
+ * available on every target kernel): sys_enter/sys_exit for syscalls and
+ * sched_process_{exec,fork,exit} for process state. Records are built in a
+ * per-CPU scratch buffer and copied to one ring buffer with
+ * bpf_ringbuf_output, so a record takes only the bytes really read. Wakeups
+ * are batched: a producer forces a wakeup only when more than wakeup_bytes
+ * are pending; the reader polls on a short deadline for the rest.
+ *
+ * Syscall arguments are taken from pt_regs at sys_exit (x86_64 keeps them
+ * there), and user memory is read at exit too: the pages of a path are
+ * faulted in by then, while at sys_enter they are sometimes not.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "record.h"
+#include "syscalls.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#ifndef barrier_var
+#define barrier_var(var) asm volatile("" : "+r"(var))
+#endif
+
+/* interest map value bits */
+#define INT_EXIT 1
+#define INT_ENTER 2
+
+/* drops map slots */
+#define DROP_RINGBUF 0
+#define DROP_MAX 2
+
+/* Scratch layout: items start below OFF_LIM and hold at most ITEM_MAX
+ * bytes, so every write stays below OFF_LIM + 4 + ITEM_MAX. */
+#define ITEM_MAX 4096
+#define OFF_LIM 16384
+#define SCRATCH_SZ (OFF_LIM + 4 + ITEM_MAX + 4)
+#define SCRATCH_EXIT 0
+#define SCRATCH_ENTER 1
+#define SCRATCH_EXEC 2
+#define SCRATCH_FORK 3
+#define SCRATCH_PEXIT 4
+#define SCRATCH_SLOTS 5
+
+#define DATA_MAX 80 /* snaplen of send/recv data, as Falco's default */
+#define SOCKADDR_MAX 128
+#define KNAME_MAX 256
+#define CGROUP_DEPTH 8
+
+#define FMODE_CREATED_BIT 0x100000
+#define S_IFMT_ 00170000
+#define S_IFSOCK_ 0140000
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SYS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} interest SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct scratch {
+	__u8 buf[SCRATCH_SZ];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SCRATCH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+/* Set from user space before load. */
+const volatile __u64 wakeup_bytes = 256 << 10;
+const volatile __u32 self_tgid = 0;
+
+/* Pre-6.18 kernfs_node names its parent "parent". */
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+/* writer over a scratch buffer */
+struct wr {
+	__u8 *buf;
+	__u32 off;
+	__u32 n;
+};
+
+static __always_inline __u8 *item_at(struct wr *w)
+{
+	__u32 off = w->off;
+
+	if (off >= OFF_LIM)
+		return NULL;
+	barrier_var(off);
+	off &= (OFF_LIM - 1);
+	return w->buf + off;
+}
+
+static __always_inline void item_done(struct wr *w, __u8 *it, __u8 type,
+				      __u8 flags, __u64 len)
+{
+	it[0] = type;
+	it[1] = flags;
+	it[2] = len & 0xff;
+	it[3] = (len >> 8) & 0xff;
+	w->off += 4 + (__u32)len;
+	w->n++;
+}
+
+static __always_inline void put_ustr(struct wr *w, __u8 type, const void *p)
+{
+	__u8 *it = item_at(w);
+	__u8 flags = 0;
+	long r = 0;
+
+	if (!it)
+		return;
+	if (p)
+		r = bpf_probe_read_user_str(it + 4, ITEM_MAX, p);
+	else
+		flags = IF_FAULT;
+	if (r < 0) {
+		flags = IF_FAULT;
+		r = 0;
+	} else if (r > 0) {
+		r--; /* drop the NUL */
+		if (r == ITEM_MAX - 1)
+			flags |= IF_TRUNC;
+	}
+	item_done(w, it, type, flags, r);
+}
+
+static __always_inline void put_kstr(struct wr *w, __u8 type, const void *p,
+				     __u32 max)
+{
+	__u8 *it = item_at(w);
+	__u8 flags = 0;
+	long r = 0;
+
+	if (!it)
+		return;
+	if (max > ITEM_MAX)
+		max = ITEM_MAX;
+	if (p)
+		r = bpf_probe_read_kernel_str(it + 4, max, p);
+	if (r < 0) {
+		flags = IF_FAULT;
+		r = 0;
+	} else if (r > 0) {
+		r--;
+	}
+	item_done(w, it, type, flags, r);
+}
+
+static __always_inline void put_ubytes(struct wr *w, __u8 type, const void *p,
+				       __u64 len, __u64 max)
+{
+	__u8 *it = item_at(w);
+	__u8 flags = 0;
+	__u64 l = len;
+
+	if (!it)
+		return;
+	if (l > max) {
+		l = max;
+		flags |= IF_TRUNC;
+	}
+	barrier_var(l);
+	if (l > ITEM_MAX)
+		l = ITEM_MAX;
+	if (!p)
+		l = 0;
+	if (l && bpf_probe_read_user(it + 4, l, p) < 0) {
+		flags |= IF_FAULT;
+		l = 0;
+	}
+	item_done(w, it, type, flags, l);
+}
+
+static __always_inline void drop(__u32 slot)
+{
+	__u64 *d = bpf_map_lookup_elem(&drops, &slot);
+
+	if (d)
+		*d += 1;
+}
+
+static __always_inline void emit(struct wr *w)
+{
+	struct rec_hdr *h = (void *)w->buf;
+	__u64 len = w->off;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	h->size = w->off;
+	h->nitems = w->n;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	barrier_var(len);
+	if (len > SCRATCH_SZ)
+		len = SCRATCH_SZ;
+	if (bpf_ringbuf_output(&events, w->buf, len, flags))
+		drop(DROP_RINGBUF);
+}
+
+/* The number of p in the pid namespace at lvl, with that namespace. Direct
+ * (BTF) loads with constant indices only: the verifier walks the flexible
+ * array numbers[] at a fixed offset but refuses a variable one. */
+static __always_inline int pid_at(struct pid *p, __u32 lvl,
+				  struct pid_namespace **ns)
+{
+	if (!p)
+		return 0;
+	switch (lvl) {
+	case 0:
+		*ns = p->numbers[0].ns;
+		return p->numbers[0].nr;
+	case 1:
+		*ns = p->numbers[1].ns;
+		return p->numbers[1].nr;
+	case 2:
+		*ns = p->numbers[2].ns;
+		return p->numbers[2].nr;
+	case 3:
+		*ns = p->numbers[3].ns;
+		return p->numbers[3].nr;
+	default:
+		return 0;
+	}
+}
+
+static __always_inline __u64 ns_id_of(struct ns_common *ns)
+{
+	if (bpf_core_field_exists(ns->ns_id))
+		return ns->ns_id;
+	return 0;
+}
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	struct kernfs_node___old *old = (void *)kn;
+
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ(old, parent);
+}
+
+static __always_inline struct cgroup *memcg_of(struct task_struct *t)
+{
+	int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css;
+
+	if (id < 0 || id >= CGROUP_SUBSYS_COUNT)
+		return NULL;
+	css = t->cgroups->subsys[id];
+	if (!css)
+		return NULL;
+	return css->cgroup;
+}
+
+/* fill_hdr reads the task with direct BTF loads (PROBE_MEM, a few ns each)
+ * rather than bpf_probe_read_kernel calls: this runs for every record. */
+static __always_inline void fill_hdr(struct rec_hdr *h, struct task_struct *t,
+				     __u16 kind, __u16 nr)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+	struct pid_namespace *pidns = NULL, *dummy = NULL;
+	const struct cred *c;
+	struct nsproxy *nsp;
+	struct signal_struct *sig;
+	struct tty_struct *tty;
+	struct cgroup *mcg;
+	struct pid *tp;
+	__u32 lvl;
+
+	h->kind = kind;
+	h->nr = nr;
+	h->ts = bpf_ktime_get_boot_ns();
+	h->cpu = bpf_get_smp_processor_id();
+	h->pid = pt >> 32;
+	h->tid = (__u32)pt;
+	h->ppid = t->real_parent->tgid;
+
+	c = t->cred;
+	h->uid = c->uid.val;
+	h->gid = c->gid.val;
+	h->euid = c->euid.val;
+	h->egid = c->egid.val;
+	h->cap_eff = c->cap_effective.val;
+	h->cap_prm = c->cap_permitted.val;
+	h->cap_inh = c->cap_inheritable.val;
+	h->loginuid = t->loginuid.val;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	mcg = memcg_of(t);
+	if (mcg)
+		h->memcg_id = mcg->kn->id;
+
+	/* namespaces: pid mnt net user uts ipc cgroup */
+	tp = t->thread_pid;
+	lvl = tp->level;
+	h->vtid = pid_at(tp, lvl, &pidns);
+	if (pidns) {
+		h->ns_inum[0] = pidns->ns.inum;
+		h->ns_id[0] = ns_id_of(&pidns->ns);
+	}
+	nsp = t->nsproxy;
+	if (nsp) {
+		h->ns_inum[1] = nsp->mnt_ns->ns.inum;
+		h->ns_id[1] = ns_id_of(&nsp->mnt_ns->ns);
+		h->ns_inum[2] = nsp->net_ns->ns.inum;
+		h->ns_id[2] = ns_id_of(&nsp->net_ns->ns);
+		h->ns_inum[4] = nsp->uts_ns->ns.inum;
+		h->ns_id[4] = ns_id_of(&nsp->uts_ns->ns);
+		h->ns_inum[5] = nsp->ipc_ns->ns.inum;
+		h->ns_id[5] = ns_id_of(&nsp->ipc_ns->ns);
+		h->ns_inum[6] = nsp->cgroup_ns->ns.inum;
+		h->ns_id[6] = ns_id_of(&nsp->cgroup_ns->ns);
+	}
+	h->ns_inum[3] = c->user_ns->ns.inum;
+	h->ns_id[3] = ns_id_of(&c->user_ns->ns);
+
+	sig = t->signal;
+	h->vpid = pid_at(sig->pids[PIDTYPE_TGID], lvl, &dummy);
+	h->sid = pid_at(sig->pids[PIDTYPE_SID], 0, &dummy);
+	h->pgid = pid_at(sig->pids[PIDTYPE_PGID], 0, &dummy);
+	h->vpgid = pid_at(sig->pids[PIDTYPE_PGID], lvl, &dummy);
+	tty = sig->tty;
+	if (tty) {
+		__u32 major = tty->driver->major;
+		__u32 minor = tty->driver->minor_start + tty->index;
+
+		h->tty = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+	}
+}
+
+static __always_inline struct file *fd_file(struct task_struct *t, long fd)
+{
+	struct fdtable *fdt;
+	struct file *f = NULL;
+	__u64 arr;
+
+	if (fd < 0)
+		return NULL;
+	fdt = BPF_CORE_READ(t, files, fdt);
+	if (!fdt)
+		return NULL;
+	if ((__u64)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	arr = (__u64)BPF_CORE_READ(fdt, fd);
+	if (!arr)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), (void *)(arr + (__u64)fd * 8));
+	return f;
+}
+
+static __always_inline void put_file(struct wr *w, struct task_struct *t,
+				     long fd)
+{
+	struct file *f = fd_file(t, fd);
+	struct inode *ino;
+	struct item_file *fi;
+	__u8 *it;
+
+	if (!f)
+		return;
+	it = item_at(w);
+	if (!it)
+		return;
+	fi = (void *)(it + 4);
+	ino = BPF_CORE_READ(f, f_inode);
+	fi->ino = BPF_CORE_READ(ino, i_ino);
+	fi->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	fi->fmode = BPF_CORE_READ(f, f_mode);
+	fi->imode = BPF_CORE_READ(ino, i_mode);
+	fi->nlink = BPF_CORE_READ(ino, __i_nlink);
+	item_done(w, it, IT_FILE, 0, sizeof(*fi));
+}
+
+static __always_inline void put_sock(struct wr *w, struct task_struct *t,
+				     long fd)
+{
+	struct file *f = fd_file(t, fd);
+	struct socket *so;
+	struct sock *sk;
+	struct item_sock *si;
+	__u16 fam;
+	__u8 *it;
+
+	if (!f)
+		return;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
+		return;
+	so = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return;
+	it = item_at(w);
+	if (!it)
+		return;
+	si = (void *)(it + 4);
+	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	si->family = fam;
+	si->type = BPF_CORE_READ(sk, sk_type);
+	si->proto = BPF_CORE_READ(sk, sk_protocol);
+	si->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	si->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	si->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	si->sk = (__u64)sk;
+	si->peer = 0;
+	__builtin_memset(si->laddr, 0, 32);
+	if (fam == 2 /* AF_INET */) {
+		bpf_core_read(si->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(si->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (fam == 10 /* AF_INET6 */) {
+		bpf_core_read(si->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(si->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	} else if (fam == 1 /* AF_UNIX */) {
+		struct unix_sock *us = (void *)sk;
+		struct unix_address *ua;
+
+		si->peer = (__u64)BPF_CORE_READ(us, peer);
+		ua = BPF_CORE_READ(us, addr);
+		if (!ua && si->peer)
+			ua = BPF_CORE_READ((struct unix_sock *)si->peer, addr);
+		item_done(w, it, IT_SOCK, 0, sizeof(*si));
+		if (ua) {
+			int alen = BPF_CORE_READ(ua, len);
+			__u8 *p = item_at(w);
+			__u64 l;
+
+			if (!p)
+				return;
+			/* name is a sockaddr_un: skip sun_family */
+			l = alen > 2 ? alen - 2 : 0;
+			barrier_var(l);
+			if (l > 108)
+				l = 108;
+			if (l && bpf_probe_read_kernel(
+					 p + 4, l,
+					 (void *)((__u64)ua +
+						  bpf_core_field_offset(
+							  struct unix_address,
+							  name) +
+						  2)) < 0)
+				l = 0;
+			item_done(w, p, IT_UNIXPATH, 0, l);
+		}
+		return;
+	}
+	item_done(w, it, IT_SOCK, 0, sizeof(*si));
+}
+
+/* sendmsg/recvmsg: address and the first iovec of the user msghdr */
+static __always_inline void put_msghdr(struct wr *w, const void *umsg,
+				       long ret)
+{
+	struct user_msghdr m = {};
+	struct iovec iov = {};
+
+	if (!umsg || bpf_probe_read_user(&m, sizeof(m), umsg) < 0) {
+		put_ubytes(w, IT_BYTES, NULL, 0, 0);
+		put_ubytes(w, IT_SOCKADDR, NULL, 0, 0);
+		return;
+	}
+	if (m.msg_iov && m.msg_iovlen > 0)
+		bpf_probe_read_user(&iov, sizeof(iov), m.msg_iov);
+	put_ubytes(w, IT_BYTES, iov.iov_base,
+		   ret > 0 ? (ret < (long)iov.iov_len ? ret : iov.iov_len) : 0,
+		   DATA_MAX);
+	put_ubytes(w, IT_SOCKADDR, m.msg_name, m.msg_namelen, SOCKADDR_MAX);
+}
+
+static __always_inline struct wr *writer(struct wr *w, __u32 slot)
+{
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
+
+	if (!s)
+		return NULL;
+	__builtin_memset(s->buf, 0, sizeof(struct rec_hdr));
+	w->buf = s->buf;
+	w->off = sizeof(struct rec_hdr);
+	w->n = 0;
+	return w;
+}
+
+static __always_inline int interested(__u32 nr, __u32 bit)
+{
+	__u32 *f;
+
+	if (nr >= SYS_MAX)
+		return 0;
+	f = bpf_map_lookup_elem(&interest, &nr);
+	return f && (*f & bit);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *t;
+	struct rec_hdr *h;
+	struct wr w;
+	__u64 a[6];
+	__u32 nr;
+
+	nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	if (!interested(nr, INT_EXIT))
+		return 0;
+	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0;
+	if (!writer(&w, SCRATCH_EXIT))
+		return 0;
+	t = bpf_get_current_task_btf();
+	h = (void *)w.buf;
+	fill_hdr(h, t, REC_SYS_EXIT, nr);
+	h->ret = ret;
+	if ((nr == SYS_execve || nr == SYS_execveat) && ret == 0) {
+		/* the registers belong to the new image now */
+		__builtin_memset(a, 0, sizeof(a));
+	} else {
+		a[0] = BPF_CORE_READ(regs, di);
+		a[1] = BPF_CORE_READ(regs, si);
+		a[2] = BPF_CORE_READ(regs, dx);
+		a[3] = BPF_CORE_READ(regs, r10);
+		a[4] = BPF_CORE_READ(regs, r8);
+		a[5] = BPF_CORE_READ(regs, r9);
+	}
+	h->args[0] = a[0];
+	h->args[1] = a[1];
+	h->args[2] = a[2];
+	h->args[3] = a[3];
+	h->args[4] = a[4];
+	h->args[5] = a[5];
+
+	switch (nr) {
+	case SYS_open:
+	case SYS_creat:
+		put_ustr(&w, IT_STR, (void *)a[0]);
+		put_file(&w, t, ret);
+		break;
+	case SYS_openat:
+		put_ustr(&w, IT_STR, (void *)a[1]);
+		put_file(&w, t, ret);
+		break;
+	case SYS_openat2:
+		put_ustr(&w, IT_STR, (void *)a[1]);
+		put_ubytes(&w, IT_BYTES, (void *)a[2], a[3], 24);
+		put_file(&w, t, ret);
+		break;
+	case SYS_execve:
+		if (ret != 0)
+			put_ustr(&w, IT_STR, (void *)a[0]);
+		break;
+	case SYS_execveat:
+		if (ret != 0)
+			put_ustr(&w, IT_STR, (void *)a[1]);
+		break;
+	case SYS_connect:
+	case SYS_bind:
+		put_ubytes(&w, IT_SOCKADDR, (void *)a[1], a[2], SOCKADDR_MAX);
+		put_sock(&w, t, a[0]);
+		break;
+	case SYS_listen:
+		put_sock(&w, t, a[0]);
+		break;
+	case SYS_socket:
+		put_sock(&w, t, ret);
+		break;
+	case SYS_accept:
+	case SYS_accept4:
+		put_sock(&w, t, ret);
+		break;
+	case SYS_sendto:
+		put_ubytes(&w, IT_BYTES, (void *)a[1], ret > 0 ? ret : 0,
+			   DATA_MAX);
+		put_ubytes(&w, IT_SOCKADDR, (void *)a[4], a[5], SOCKADDR_MAX);
+		put_sock(&w, t, a[0]);
+		break;
+	case SYS_recvfrom: {
+		__u32 alen = 0;
+
+		put_ubytes(&w, IT_BYTES, (void *)a[1], ret > 0 ? ret : 0,
+			   DATA_MAX);
+		if (a[4] && a[5])
+			bpf_probe_read_user(&alen, sizeof(alen), (void *)a[5]);
+		put_ubytes(&w, IT_SOCKADDR, (void *)a[4], alen, SOCKADDR_MAX);
+		put_sock(&w, t, a[0]);
+		break;
+	}
+	case SYS_sendmsg:
+	case SYS_recvmsg:
+		put_msghdr(&w, (void *)a[1], ret);
+		put_sock(&w, t, a[0]);
+		break;
+	case SYS_symlink:
+	case SYS_link:
+	case SYS_rename:
+		put_ustr(&w, IT_STR, (void *)a[0]);
+		put_ustr(&w, IT_STR, (void *)a[1]);
+		break;
+	case SYS_symlinkat:
+		put_ustr(&w, IT_STR, (void *)a[0]);
+		put_ustr(&w, IT_STR, (void *)a[2]);
+		break;
+	case SYS_linkat:
+	case SYS_renameat:
+	case SYS_renameat2:
+		put_ustr(&w, IT_STR, (void *)a[1]);
+		put_ustr(&w, IT_STR, (void *)a[3]);
+		break;
+	case SYS_unlink:
+	case SYS_rmdir:
+	case SYS_mkdir:
+	case SYS_chmod:
+	case SYS_chdir:
+	case SYS_memfd_create:
+	case SYS_chroot:
+		put_ustr(&w, IT_STR, (void *)a[0]);
+		break;
+	case SYS_unlinkat:
+	case SYS_mkdirat:
+	case SYS_fchmodat:
+	case SYS_fchmodat2:
+	case SYS_finit_module:
+		put_ustr(&w, IT_STR, (void *)a[1]);
+		break;
+	case SYS_init_module:
+		put_ustr(&w, IT_STR, (void *)a[2]);
+		break;
+	case SYS_pipe:
+	case SYS_pipe2:
+		put_ubytes(&w, IT_BYTES, (void *)a[0], ret == 0 ? 8 : 0, 8);
+		break;
+	case SYS_socketpair:
+		put_ubytes(&w, IT_BYTES, (void *)a[3], ret == 0 ? 8 : 0, 8);
+		break;
+	case SYS_mount:
+		put_ustr(&w, IT_STR, (void *)a[0]);
+		put_ustr(&w, IT_STR, (void *)a[1]);
+		put_ustr(&w, IT_STR, (void *)a[2]);
+		break;
+	case SYS_umount2:
+		put_ustr(&w, IT_STR, (void *)a[0]);
+		break;
+	default:
+		break;
+	}
+	emit(&w);
+	return 0;
+}
+
+/* Enter records exist for the calls Falco also reports on entry (open
+ * family and connect, its TOCTOU mitigation). */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	struct rec_hdr *h;
+	struct wr w;
+	__u64 a[4];
+	__u32 nr = (__u32)id;
+
+	if (!interested(nr, INT_ENTER))
+		return 0;
+	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0;
+	if (!writer(&w, SCRATCH_ENTER))
+		return 0;
+	h = (void *)w.buf;
+	fill_hdr(h, bpf_get_current_task_btf(), REC_SYS_ENTER, nr);
+	h->ret = 0;
+	a[0] = BPF_CORE_READ(regs, di);
+	a[1] = BPF_CORE_READ(regs, si);
+	a[2] = BPF_CORE_READ(regs, dx);
+	a[3] = BPF_CORE_READ(regs, r10);
+	h->args[0] = a[0];
+	h->args[1] = a[1];
+	h->args[2] = a[2];
+	h->args[3] = a[3];
+	h->args[4] = 0;
+	h->args[5] = 0;
+	switch (nr) {
+	case SYS_open:
+	case SYS_creat:
+		put_ustr(&w, IT_STR, (void *)a[0]);
+		break;
+	case SYS_openat:
+		put_ustr(&w, IT_STR, (void *)a[1]);
+		break;
+	case SYS_openat2:
+		put_ustr(&w, IT_STR, (void *)a[1]);
+		put_ubytes(&w, IT_BYTES, (void *)a[2], a[3], 24);
+		break;
+	case SYS_connect:
+		put_ubytes(&w, IT_SOCKADDR, (void *)a[1], a[2], SOCKADDR_MAX);
+		break;
+	default:
+		break;
+	}
+	emit(&w);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	struct kernfs_node *kn = NULL;
+	struct cgroup *mcg;
+	struct mm_struct *mm;
+	struct rec_hdr *h;
+	struct wr w;
+	__u64 s, e;
+
+	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0;
+	if (!writer(&w, SCRATCH_EXEC))
+		return 0;
+	h = (void *)w.buf;
+	fill_hdr(h, p, REC_EXEC, 0);
+	h->ret = 0;
+	__builtin_memset(h->args, 0, sizeof(h->args));
+	h->args[0] = old_pid;
+
+	put_kstr(&w, IT_STR, BPF_CORE_READ(bprm, filename), ITEM_MAX);
+	put_kstr(&w, IT_STR, BPF_CORE_READ(bprm, interp), ITEM_MAX);
+	mm = BPF_CORE_READ(p, mm);
+	s = BPF_CORE_READ(mm, arg_start);
+	e = BPF_CORE_READ(mm, arg_end);
+	put_ubytes(&w, IT_ARGV, (void *)s, e > s ? e - s : 0, ITEM_MAX);
+	s = BPF_CORE_READ(mm, env_start);
+	e = BPF_CORE_READ(mm, env_end);
+	put_ubytes(&w, IT_ENV, (void *)s, e > s ? e - s : 0, ITEM_MAX);
+
+	{
+		struct file *f = BPF_CORE_READ(bprm, file);
+		struct inode *ino = BPF_CORE_READ(f, f_inode);
+		__u8 *it = item_at(&w);
+
+		if (it) {
+			struct item_file *fi = (void *)(it + 4);
+
+			fi->ino = BPF_CORE_READ(ino, i_ino);
+			fi->dev = BPF_CORE_READ(ino, i_sb, s_dev);
+			fi->fmode = BPF_CORE_READ(f, f_mode);
+			fi->imode = BPF_CORE_READ(ino, i_mode);
+			fi->nlink = BPF_CORE_READ(ino, __i_nlink);
+			item_done(&w, it, IT_FILE, 0, sizeof(*fi));
+		}
+	}
+
+	mcg = memcg_of(p);
+	if (mcg)
+		kn = BPF_CORE_READ(mcg, kn);
+#pragma unroll
+	for (int i = 0; i < CGROUP_DEPTH; i++) {
+		struct kernfs_node *parent;
+
+		if (!kn)
+			break;
+		parent = kn_parent(kn);
+		if (!parent)
+			break; /* the root has no name worth sending */
+		put_kstr(&w, IT_CGROUP, BPF_CORE_READ(kn, name), KNAME_MAX);
+		kn = parent;
+	}
+	emit(&w);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct item_fork *fk;
+	struct rec_hdr *h;
+	struct wr w;
+	__u8 *it;
+
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0; /* a thread: the process table tracks processes */
+	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0;
+	if (!writer(&w, SCRATCH_FORK))
+		return 0;
+	h = (void *)w.buf;
+	fill_hdr(h, bpf_get_current_task_btf(), REC_FORK, 0);
+	h->ret = 0;
+	__builtin_memset(h->args, 0, sizeof(h->args));
+	it = item_at(&w);
+	if (it) {
+		fk = (void *)(it + 4);
+		fk->child_pid = BPF_CORE_READ(child, tgid);
+		fk->child_tid = BPF_CORE_READ(child, pid);
+		{
+			struct pid *cp = child->thread_pid;
+			struct pid_namespace *cns = NULL;
+
+			fk->child_vpid = pid_at(cp, cp->level, &cns);
+		}
+		fk->flags = BPF_CORE_READ(child, flags);
+		fk->start_ns = BPF_CORE_READ(child, start_boottime);
+		item_done(&w, it, IT_FORK, 0, sizeof(*fk));
+	}
+	emit(&w);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_exit, struct task_struct *p, bool group_dead)
+{
+	struct item_exit *ex;
+	struct rec_hdr *h;
+	struct wr w;
+	__u8 *it;
+
+	if (!group_dead)
+		return 0;
+	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0;
+	if (!writer(&w, SCRATCH_PEXIT))
+		return 0;
+	h = (void *)w.buf;
+	fill_hdr(h, p, REC_EXIT, 0);
+	h->ret = 0;
+	__builtin_memset(h->args, 0, sizeof(h->args));
+	it = item_at(&w);
+	if (it) {
+		ex = (void *)(it + 4);
+		ex->code = BPF_CORE_READ(p, exit_code);
+		ex->_pad = 0;
+		item_done(&w, it, IT_EXIT, 0, sizeof(*ex));
+	}
+	emit(&w);
+	return 0;
+}

@@ -1,0 +1,3 @@
+module github.com/peregrine-rt/peregrine/pkg/bus
+
+go 1.26

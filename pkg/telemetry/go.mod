@@ -1,0 +1,3 @@
+module github.com/peregrine-rt/peregrine/pkg/telemetry
+
+go 1.26

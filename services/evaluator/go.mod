@@ -1,0 +1,3 @@
+module github.com/peregrine-rt/peregrine/services/evaluator
+
+go 1.26

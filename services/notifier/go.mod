@@ -1,0 +1,3 @@
+module github.com/peregrine-rt/peregrine/services/notifier
+
+go 1.26
