@@ -438,10 +438,12 @@ static __always_inline void put_sock(struct wr *w, struct task_struct *t,
 		struct unix_sock *us = (void *)sk;
 		struct unix_address *ua;
 
-		si->peer = (__u64)BPF_CORE_READ(us, peer);
+		struct unix_sock *peer = (void *)BPF_CORE_READ(us, peer);
+
+		si->peer = (__u64)peer;
 		ua = BPF_CORE_READ(us, addr);
-		if (!ua && si->peer)
-			ua = BPF_CORE_READ((struct unix_sock *)si->peer, addr);
+		if (!ua && peer)
+			ua = BPF_CORE_READ(peer, addr);
 		item_done(w, it, IT_SOCK, 0, sizeof(*si));
 		if (ua) {
 			int alen = BPF_CORE_READ(ua, len);

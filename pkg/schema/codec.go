@@ -128,6 +128,14 @@ type r struct {
 	d   *msgpack.Decoder
 	err error
 	obj string // what is being decoded, for errors
+	idx int    // index of obj in its list, -1 for none
+}
+
+func (r *r) where() string {
+	if r.idx < 0 {
+		return r.obj
+	}
+	return fmt.Sprintf("%s %d", r.obj, r.idx)
 }
 
 func (r *r) fail(err error) {
@@ -136,9 +144,9 @@ func (r *r) fail(err error) {
 	}
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		r.err = fmt.Errorf("%w: in %s", ErrTruncated, r.obj)
+		r.err = fmt.Errorf("%w: in %s", ErrTruncated, r.where())
 	default:
-		r.err = fmt.Errorf("%w: in %s: %v", ErrMalformed, r.obj, err)
+		r.err = fmt.Errorf("%w: in %s: %v", ErrMalformed, r.where(), err)
 	}
 }
 
@@ -282,7 +290,7 @@ func (b *Batch) EncodeMsgpack(e *msgpack.Encoder) error {
 
 // DecodeMsgpack implements msgpack.CustomDecoder.
 func (b *Batch) DecodeMsgpack(d *msgpack.Decoder) error {
-	r := &r{d: d, obj: "batch"}
+	r := &r{d: d, obj: "batch", idx: -1}
 	n := r.arr()
 	if r.err == nil && n < batchFields {
 		return fmt.Errorf("%w: batch has %d fields, want %d", ErrMalformed, n, batchFields)
@@ -294,27 +302,27 @@ func (b *Batch) DecodeMsgpack(d *msgpack.Decoder) error {
 	b.Node = r.s()
 	b.Seq = r.u()
 	b.BootID = r.s()
-	r.obj = "batch procs"
+	r.obj, r.idx = "batch procs", -1
 	if np := r.arr(); r.count(np) {
 		b.Procs = make([]Process, np)
 		for k := range b.Procs {
-			r.obj = fmt.Sprintf("proc %d", k)
+			r.obj, r.idx = "proc", k
 			b.Procs[k].decode(r)
 		}
 	}
-	r.obj = "batch containers"
+	r.obj, r.idx = "batch containers", -1
 	if nc := r.arr(); r.count(nc) {
 		b.Containers = make([]Container, nc)
 		for k := range b.Containers {
-			r.obj = fmt.Sprintf("container %d", k)
+			r.obj, r.idx = "container", k
 			b.Containers[k].decode(r)
 		}
 	}
-	r.obj = "batch events"
+	r.obj, r.idx = "batch events", -1
 	if ne := r.arr(); r.count(ne) {
 		b.Events = make([]Event, ne)
 		for k := range b.Events {
-			r.obj = fmt.Sprintf("event %d", k)
+			r.obj, r.idx = "event", k
 			b.Events[k].decode(r)
 		}
 	}

@@ -1,0 +1,131 @@
+package rocketchat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/peregrine-rt/peregrine/pkg/schema"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/slack"
+)
+
+func testAlert() *schema.Alert {
+	return &schema.Alert{
+		Hostname: "node-1", Output: "12:00:00.000000000: Notice Package management process launched (proc=apt)",
+		Priority: schema.PriorityNotice, Rule: "Launch Package Management Process in Container", Source: "syscall",
+		Time:         time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC),
+		OutputFields: map[string]any{"proc.name": "apt"},
+	}
+}
+
+type got struct {
+	method, path string
+	body         map[string]any
+}
+
+// server stands in for Rocket.Chat's integration webhook, which answers
+// 200 {"success":true}.
+func server(t *testing.T, status int) (*httptest.Server, chan got) {
+	t.Helper()
+	ch := make(chan got, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		b, _ := io.ReadAll(r.Body)
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Errorf("body is not JSON: %v", err)
+		}
+		select {
+		case ch <- got{r.Method, r.URL.Path, m}:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, `{"success":`+map[bool]string{true: "true", false: "false"}[status == 200]+`}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, ch
+}
+
+func build(t *testing.T, yaml string) output.Output {
+	t.Helper()
+	cfg, err := output.ParseConfig("rocketchat", "config.yaml", yaml, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := Spec().New(cfg, output.Env{HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func TestSendPostsAttachment(t *testing.T) {
+	const hook = "/hooks/6a5b4c/s3cr3tT0k3n"
+	a := testAlert()
+	f := func(title, value string, short bool) any {
+		return map[string]any{"title": title, "value": value, "short": short}
+	}
+	tests := []struct {
+		name, yaml, text string
+		want             map[string]any
+	}{
+		{
+			name: "all", yaml: "", text: a.Output,
+			want: map[string]any{
+				"username": "Falcosidekick", "icon_url": slack.DefaultIconURL,
+				"attachments": []any{map[string]any{
+					"fallback": a.Output, "text": a.Output, "color": "#5bffb5",
+					"fields": []any{
+						f("rule", a.Rule, true), f("priority", "Notice", true), f("source", "syscall", true),
+						f("proc.name", "apt", true), f("time", "2026-12-01 12:00:00 +0000 UTC", false),
+						f("hostname", "node-1", true),
+					},
+				}},
+			},
+		},
+		{
+			name: "text only", yaml: "  outputformat: text\n  username: falco\n", text: a.Output,
+			want: map[string]any{"username": "falco", "icon_url": slack.DefaultIconURL, "text": a.Output},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, ch := server(t, http.StatusOK)
+			o := build(t, "rocketchat:\n  webhookurl: "+srv.URL+hook+"\n"+tt.yaml)
+			if err := o.Send(context.Background(), output.Delivery{Alert: a, Text: tt.text}); err != nil {
+				t.Fatal(err)
+			}
+			r := <-ch
+			if r.method != http.MethodPost || r.path != hook {
+				t.Errorf("request %s %s", r.method, r.path)
+			}
+			if diff := cmp.Diff(tt.want, r.body); diff != "" {
+				t.Errorf("payload (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSendFailureHidesToken(t *testing.T) {
+	srv, _ := server(t, http.StatusBadRequest)
+	o := build(t, "rocketchat:\n  webhookurl: "+srv.URL+"/hooks/6a5b4c/s3cr3tT0k3n\n")
+	err := o.Send(context.Background(), output.Delivery{Alert: testAlert(), Text: testAlert().Output})
+	if !errors.Is(err, output.ErrPermanent) {
+		t.Fatalf("err = %v, want permanent", err)
+	}
+	if strings.Contains(err.Error(), "s3cr3tT0k3n") {
+		t.Errorf("error leaks the token: %v", err)
+	}
+}
