@@ -129,6 +129,28 @@ type r struct {
 	err error
 	obj string // what is being decoded, for errors
 	idx int    // index of obj in its list, -1 for none
+
+	// Slabs: events' Args and FDs are carved from a few large allocations
+	// instead of two small ones per event.
+	args []Arg
+	fds  []FD
+}
+
+func (r *r) argSlice(n int) []Arg {
+	if cap(r.args)-len(r.args) < n {
+		r.args = make([]Arg, 0, max(n, 512))
+	}
+	s := r.args[len(r.args) : len(r.args)+n : len(r.args)+n]
+	r.args = r.args[:len(r.args)+n]
+	return s
+}
+
+func (r *r) newFD() *FD {
+	if len(r.fds) == cap(r.fds) {
+		r.fds = make([]FD, 0, 64)
+	}
+	r.fds = r.fds[:len(r.fds)+1]
+	return &r.fds[len(r.fds)-1]
 }
 
 func (r *r) where() string {
@@ -253,10 +275,10 @@ func (r *r) count(n int) bool {
 
 const (
 	batchFields     = 7
-	eventFields     = 10
+	eventFields     = 11
 	processFields   = 44
-	ancestorFields  = 5
-	fdFields        = 15
+	ancestorFields  = 6
+	fdFields        = 16
 	containerFields = 16
 	mountFields     = 5
 	podFields       = 12
@@ -367,6 +389,7 @@ func (ev *Event) encode(w *w) {
 	} else {
 		ev.FD.encode(w)
 	}
+	w.i(ev.Vtid)
 }
 
 func (ev *Event) decode(r *r) {
@@ -380,7 +403,7 @@ func (ev *Event) decode(r *r) {
 	ev.Proc = int32(r.i())
 	ev.Res = r.i()
 	if na := r.arr(); r.count(na) && na > 0 {
-		ev.Args = make([]Arg, na)
+		ev.Args = r.argSlice(na)
 		for k := range ev.Args {
 			ev.Args[k] = r.arg()
 		}
@@ -392,10 +415,13 @@ func (ev *Event) decode(r *r) {
 			if c == msgpcode.Nil {
 				r.fail(r.d.DecodeNil())
 			} else {
-				ev.FD = new(FD)
+				ev.FD = r.newFD()
 				ev.FD.decode(r)
 			}
 		}
+	}
+	if n >= eventFields {
+		ev.Vtid = r.i()
 	}
 	r.rest(n, eventFields)
 }
@@ -476,6 +502,7 @@ func (p *Process) encode(w *w) {
 		w.s(a.Exe)
 		w.s(a.ExePath)
 		w.strs(a.Args)
+		w.i(a.StartTs)
 	}
 	w.nil() // reserved
 }
@@ -534,6 +561,9 @@ func (p *Process) decode(r *r) {
 			a.Exe = r.s()
 			a.ExePath = r.s()
 			a.Args = r.strs()
+			if an >= ancestorFields {
+				a.StartTs = r.i()
+			}
 			r.rest(an, ancestorFields)
 		}
 	}
@@ -557,6 +587,7 @@ func (f *FD) encode(w *w) {
 	w.u(uint64(f.ClientPort))
 	w.addr(f.ServerIP)
 	w.u(uint64(f.ServerPort))
+	w.b(f.NameChanged)
 }
 
 func (f *FD) decode(r *r) {
@@ -576,6 +607,9 @@ func (f *FD) decode(r *r) {
 	f.ClientPort = uint16(r.u())
 	f.ServerIP = r.addr()
 	f.ServerPort = uint16(r.u())
+	if n >= fdFields {
+		f.NameChanged = r.b()
+	}
 	r.rest(n, fdFields)
 }
 

@@ -21,7 +21,7 @@ func sampleBatch() *Batch {
 			Mounts: []Mount{{Source: "/", Dest: "/host", RW: true}},
 			Pod:    &Pod{Name: "p", Namespace: "default", Labels: map[string]string{"app": "x"}}}},
 		Events: []Event{
-			{Num: 1, Ts: 1700000000123456789, Type: EventOpenat, CPU: 1, Tid: 100, Proc: 0, Res: 3,
+			{Num: 1, Ts: 1700000000123456789, Type: EventOpenat, CPU: 1, Tid: 100, Vtid: 1, Proc: 0, Res: 3,
 				Args: []Arg{IntArg(-100), {Str: "shadow", Resolved: "/etc/shadow"}, IntArg(0), IntArg(0), IntArg(2049), IntArg(1234)},
 				FD:   &FD{Num: 3, Type: 'f', Name: "/etc/shadow", NameRaw: "shadow"}},
 			{Num: 2, Ts: 1700000000123456790, Type: EventConnect, Tid: 100, Proc: 0, Res: 0,

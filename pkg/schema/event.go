@@ -40,6 +40,7 @@ type Event struct {
 	Res   int64 // result: Params[0] of the type's spec (fd or -errno)
 	Args  []Arg // Params[1:] of the type's spec, in order
 	FD    *FD   // the fd the event used or created; nil when it has none
+	Vtid  int64 // thread id in its own pid namespace, 0 unknown
 }
 
 // Arg is one parameter value; its [ParamSpec] says which field is used.
@@ -119,6 +120,7 @@ type Ancestor struct {
 	Exe     string
 	ExePath string
 	Args    []string
+	StartTs int64 // clone time, ns epoch, 0 unknown
 }
 
 // Socket roles.
@@ -147,6 +149,9 @@ type FD struct {
 	ClientPort uint16
 	ServerIP   netip.Addr
 	ServerPort uint16
+	// NameChanged says Name changed while this event was parsed (the
+	// first sendto on an unconnected UDP socket): Falco's fd.name_changed.
+	NameChanged bool
 }
 
 // Container is runtime and Kubernetes metadata, added by the enricher.

@@ -61,6 +61,7 @@ type recordJSON struct {
 	Enter     bool                       `json:"enter,omitempty"`
 	CPU       uint16                     `json:"cpu"`
 	Tid       int64                      `json:"tid"`
+	Vtid      int64                      `json:"vtid,omitempty"`
 	Res       *int64                     `json:"res,omitempty"`
 	Args      map[string]json.RawMessage `json:"args"`
 	FD        *FD                        `json:"fd,omitempty"`
@@ -86,7 +87,7 @@ func (rec Record) MarshalJSON() ([]byte, error) {
 	spec := ev.Type.Spec()
 	j := recordJSON{
 		Node: rec.Node, Num: ev.Num, Ts: ev.Ts, Time: time.Unix(0, ev.Ts).UTC().Format(AlertTimeLayout),
-		Type: spec.Name, Enter: ev.Flags&FlagEnter != 0, CPU: ev.CPU, Tid: ev.Tid,
+		Type: spec.Name, Enter: ev.Flags&FlagEnter != 0, CPU: ev.CPU, Tid: ev.Tid, Vtid: ev.Vtid,
 		Args: make(map[string]json.RawMessage, len(ev.Args)), FD: ev.FD, Proc: rec.Proc, Container: rec.Container,
 	}
 	if !j.Enter {
@@ -143,7 +144,7 @@ func (rec *Record) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("field type: unknown event type %q", j.Type)
 	}
 	spec := t.Spec()
-	ev := Event{Num: j.Num, Ts: j.Ts, Type: t, CPU: j.CPU, Tid: j.Tid, Proc: -1, FD: j.FD}
+	ev := Event{Num: j.Num, Ts: j.Ts, Type: t, CPU: j.CPU, Tid: j.Tid, Vtid: j.Vtid, Proc: -1, FD: j.FD}
 	if ev.Ts == 0 && j.Time != "" {
 		ts, err := time.Parse(time.RFC3339Nano, j.Time)
 		if err != nil {
