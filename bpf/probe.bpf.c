@@ -308,9 +308,11 @@ static __always_inline void fill_hdr(struct rec_hdr *h, struct task_struct *t,
 	h->cap_prm = c->cap_permitted.val;
 	h->cap_inh = c->cap_inheritable.val;
 	h->loginuid = t->loginuid.val;
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
+	/* comm and the v2 cgroup id by direct loads rather than helpers */
+	*(__u64 *)&h->comm[0] = *(__u64 *)&t->comm[0];
+	*(__u64 *)&h->comm[8] = *(__u64 *)&t->comm[8];
 
-	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
 	mcg = memcg_of(t);
 	if (mcg)
 		h->memcg_id = mcg->kn->id;
@@ -353,24 +355,28 @@ static __always_inline void fill_hdr(struct rec_hdr *h, struct task_struct *t,
 	}
 }
 
+/* bpf_rdonly_cast turns a pointer read as a number back into a typed BTF
+ * pointer the program may walk with direct loads; the verifier inlines it. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* fd_file returns the file of fd in t, as a BTF pointer (direct loads are
+ * a few ns each, a bpf_probe_read_kernel call costs far more). Only the
+ * array slot needs a helper: the verifier refuses variable offsets into
+ * BTF pointers. */
 static __always_inline struct file *fd_file(struct task_struct *t, long fd)
 {
 	struct fdtable *fdt;
 	struct file *f = NULL;
-	__u64 arr;
 
 	if (fd < 0)
 		return NULL;
-	fdt = BPF_CORE_READ(t, files, fdt);
-	if (!fdt)
+	fdt = t->files->fdt;
+	if (!fdt || (__u64)fd >= fdt->max_fds)
 		return NULL;
-	if ((__u64)fd >= BPF_CORE_READ(fdt, max_fds))
+	bpf_probe_read_kernel(&f, sizeof(f), (void *)((__u64)fdt->fd + (__u64)fd * 8));
+	if (!f)
 		return NULL;
-	arr = (__u64)BPF_CORE_READ(fdt, fd);
-	if (!arr)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), (void *)(arr + (__u64)fd * 8));
-	return f;
+	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
 }
 
 static __always_inline void put_file(struct wr *w, struct task_struct *t,
@@ -387,12 +393,12 @@ static __always_inline void put_file(struct wr *w, struct task_struct *t,
 	if (!it)
 		return;
 	fi = (void *)(it + 4);
-	ino = BPF_CORE_READ(f, f_inode);
-	fi->ino = BPF_CORE_READ(ino, i_ino);
-	fi->dev = BPF_CORE_READ(ino, i_sb, s_dev);
-	fi->fmode = BPF_CORE_READ(f, f_mode);
-	fi->imode = BPF_CORE_READ(ino, i_mode);
-	fi->nlink = BPF_CORE_READ(ino, __i_nlink);
+	ino = f->f_inode;
+	fi->ino = ino->i_ino;
+	fi->dev = ino->i_sb->s_dev;
+	fi->fmode = f->f_mode;
+	fi->imode = ino->i_mode;
+	fi->nlink = ino->__i_nlink;
 	item_done(w, it, IT_FILE, 0, sizeof(*fi));
 }
 
@@ -408,45 +414,44 @@ static __always_inline void put_sock(struct wr *w, struct task_struct *t,
 
 	if (!f)
 		return;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT_) != S_IFSOCK_)
+	if ((f->f_inode->i_mode & S_IFMT_) != S_IFSOCK_)
 		return;
-	so = BPF_CORE_READ(f, private_data);
-	sk = BPF_CORE_READ(so, sk);
+	so = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+	sk = so->sk;
 	if (!sk)
 		return;
 	it = item_at(w);
 	if (!it)
 		return;
 	si = (void *)(it + 4);
-	fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+	fam = sk->__sk_common.skc_family;
 	si->family = fam;
-	si->type = BPF_CORE_READ(sk, sk_type);
-	si->proto = BPF_CORE_READ(sk, sk_protocol);
-	si->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	si->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	si->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	si->type = sk->sk_type;
+	si->proto = sk->sk_protocol;
+	si->state = sk->__sk_common.skc_state;
+	si->lport = sk->__sk_common.skc_num;
+	si->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	si->sk = (__u64)sk;
 	si->peer = 0;
 	__builtin_memset(si->laddr, 0, 32);
 	if (fam == 2 /* AF_INET */) {
-		bpf_core_read(si->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(si->raddr, 4, &sk->__sk_common.skc_daddr);
+		*(__u32 *)si->laddr = sk->__sk_common.skc_rcv_saddr;
+		*(__u32 *)si->raddr = sk->__sk_common.skc_daddr;
 	} else if (fam == 10 /* AF_INET6 */) {
 		bpf_core_read(si->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(si->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	} else if (fam == 1 /* AF_UNIX */) {
-		struct unix_sock *us = (void *)sk;
+		struct unix_sock *us = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct unix_sock));
+		struct unix_sock *peer = bpf_rdonly_cast(us->peer, bpf_core_type_id_kernel(struct unix_sock));
 		struct unix_address *ua;
 
-		struct unix_sock *peer = (void *)BPF_CORE_READ(us, peer);
-
 		si->peer = (__u64)peer;
-		ua = BPF_CORE_READ(us, addr);
+		ua = us->addr;
 		if (!ua && peer)
-			ua = BPF_CORE_READ(peer, addr);
+			ua = peer->addr;
 		item_done(w, it, IT_SOCK, 0, sizeof(*si));
 		if (ua) {
-			int alen = BPF_CORE_READ(ua, len);
+			int alen = ua->len;
 			__u8 *p = item_at(w);
 			__u64 l;
 
@@ -524,7 +529,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	__u64 a[6];
 	__u32 nr;
 
-	nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	nr = (__u32)regs->orig_ax; /* direct load: this runs for every syscall */
 	if (!interested(nr, INT_EXIT))
 		return 0;
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
@@ -539,12 +544,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		/* the registers belong to the new image now */
 		__builtin_memset(a, 0, sizeof(a));
 	} else {
-		a[0] = BPF_CORE_READ(regs, di);
-		a[1] = BPF_CORE_READ(regs, si);
-		a[2] = BPF_CORE_READ(regs, dx);
-		a[3] = BPF_CORE_READ(regs, r10);
-		a[4] = BPF_CORE_READ(regs, r8);
-		a[5] = BPF_CORE_READ(regs, r9);
+		a[0] = regs->di;
+		a[1] = regs->si;
+		a[2] = regs->dx;
+		a[3] = regs->r10;
+		a[4] = regs->r8;
+		a[5] = regs->r9;
 	}
 	h->args[0] = a[0];
 	h->args[1] = a[1];
@@ -689,10 +694,10 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	h = (void *)w.buf;
 	fill_hdr(h, bpf_get_current_task_btf(), REC_SYS_ENTER, nr);
 	h->ret = 0;
-	a[0] = BPF_CORE_READ(regs, di);
-	a[1] = BPF_CORE_READ(regs, si);
-	a[2] = BPF_CORE_READ(regs, dx);
-	a[3] = BPF_CORE_READ(regs, r10);
+	a[0] = regs->di;
+	a[1] = regs->si;
+	a[2] = regs->dx;
+	a[3] = regs->r10;
 	h->args[0] = a[0];
 	h->args[1] = a[1];
 	h->args[2] = a[2];

@@ -102,21 +102,23 @@ func Connect(ctx context.Context, name string, opts ...Option) (*Conn, error) {
 		nats.ReconnectWait(o.reconnWait),
 		nats.RetryOnFailedConnect(true),
 	}
-	if o.onErr != nil {
-		onErr := o.onErr
-		nopts = append(nopts,
-			nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-				if sub != nil {
-					err = fmt.Errorf("subscription %s: %w", sub.Subject, err)
-				}
-				onErr(err)
-			}),
-			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-				if err != nil {
-					onErr(fmt.Errorf("disconnected from %s: %w", o.url, err))
-				}
-			}))
+	// Always set: the client's default handler writes to stderr.
+	onErr := o.onErr
+	if onErr == nil {
+		onErr = func(error) {}
 	}
+	nopts = append(nopts,
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				err = fmt.Errorf("subscription %s: %w", sub.Subject, err)
+			}
+			onErr(err)
+		}),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				onErr(fmt.Errorf("disconnected from %s: %w", o.url, err))
+			}
+		}))
 	nopts = append(nopts, o.natsOpts...)
 	nc, err := nats.Connect(o.url, nopts...)
 	if err != nil {
@@ -161,8 +163,9 @@ func waitConnected(ctx context.Context, nc *nats.Conn) error {
 // URL is the server URL the connection was made with.
 func (c *Conn) URL() string { return c.url }
 
-// Close closes the connection. Messages still waiting in a [Publisher]'s
-// window are failed; call [Publisher.Flush] first.
+// Close closes the connection. Messages still in a [Publisher]'s window
+// are then given up and reported, those awaiting an ack once their
+// AckTimeout passes; call [Publisher.Flush] first.
 func (c *Conn) Close() { c.NC.Close() }
 
 // EnsureStream creates the stream or updates it to cfg, so calling it again,

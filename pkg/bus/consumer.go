@@ -7,15 +7,19 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Consumer defaults.
 const (
-	// DefaultWorkers is how many consumers sharing one durable the default
-	// MaxAckPending leaves room for: each holds up to about three batches
-	// unacked (one being handled, one queued, one prefetched).
+	// DefaultWorkers is how many workers sharing one durable the default
+	// MaxAckPending leaves room for: each holds up to two batches unacked
+	// (one being handled, one queued) plus its prefetch.
 	DefaultWorkers = 8
+	// minPrefetch keeps small batches from costing a pull round trip
+	// each: with one message per pull a worker manages ~1k msg/s.
+	minPrefetch    = 64
 	defaultNakBase = 250 * time.Millisecond
 	defaultNakMax  = 30 * time.Second
 )
@@ -26,8 +30,10 @@ const (
 // after the handler returns, but must not be settled after then.
 type Handler func(ctx context.Context, batch []*Msg) error
 
-// Consumer pulls batches from a durable JetStream consumer. Each [Consumer.Run]
-// is one worker; replicas sharing the durable name share its messages.
+// Consumer pulls batches from a durable JetStream consumer. Each call of
+// [Consumer.Run] is one worker: Run may be called concurrently, and
+// processes sharing the durable name share its messages likewise. Safe for
+// concurrent use.
 type Consumer struct {
 	conn   *Conn
 	stream string
@@ -35,6 +41,7 @@ type Consumer struct {
 	stage  string
 
 	linger  time.Duration
+	expiry  time.Duration
 	nakBase time.Duration
 	nakMax  time.Duration
 	onErr   func(error)
@@ -54,6 +61,21 @@ func WithLinger(d time.Duration) ConsumerOption {
 			return fmt.Errorf("%w: linger %v", ErrInvalidOption, d)
 		}
 		c.linger = d
+		return nil
+	}
+}
+
+// WithPullExpiry sets how long each pull request waits on the server
+// (default 30s, minimum 1s). The server sends heartbeats at a fraction of
+// it; missing heartbeats make Run check that its consumer still exists, so
+// a shorter expiry notices a deleted consumer sooner, at the cost of more
+// requests while idle.
+func WithPullExpiry(d time.Duration) ConsumerOption {
+	return func(c *Consumer) error {
+		if d < time.Second {
+			return fmt.Errorf("%w: pull expiry %v below 1s", ErrInvalidOption, d)
+		}
+		c.expiry = d
 		return nil
 	}
 }
@@ -136,15 +158,17 @@ func (c *Consumer) Stats() ConsumerStats {
 // most batchSize messages to handle, one batch at a time, until ctx ends;
 // it returns nil then, after its goroutines have stopped and the messages
 // it had fetched but not handed over are naked for prompt redelivery. It
-// returns an error when the consumer cannot be created. When cfg leaves
-// MaxAckPending zero it is set to leave room for [DefaultWorkers] workers.
+// returns an error when the consumer cannot be created, and when consuming
+// stops by itself: the connection was closed or the consumer deleted. When
+// cfg leaves MaxAckPending zero it is set to [DefaultMaxAckPending].
 func (c *Consumer) Run(ctx context.Context, batchSize int, handle Handler) error {
 	if batchSize <= 0 || handle == nil {
 		return fmt.Errorf("consumer %s: %w: batch size %d, handler set %t", c.stage, ErrInvalidOption, batchSize, handle != nil)
 	}
 	cfg := c.cfg
+	prefetch := max(batchSize, minPrefetch)
 	if cfg.MaxAckPending == 0 {
-		cfg.MaxAckPending = 3 * batchSize * DefaultWorkers
+		cfg.MaxAckPending = DefaultMaxAckPending(batchSize)
 	}
 	cons, err := c.conn.EnsureConsumer(ctx, c.stream, cfg)
 	if err != nil {
@@ -156,23 +180,42 @@ func (c *Consumer) Run(ctx context.Context, batchSize int, handle Handler) error
 
 	queue := make(chan jetstream.Msg, batchSize)
 	stop := make(chan struct{})
+	var lastErr atomic.Pointer[error] // the client's latest pull error
+	// A consumer deleted between two pull requests gets no answer, only
+	// missing heartbeats; those make the loop below look it up.
+	check := make(chan struct{}, 1)
+	pullOpts := []jetstream.PullConsumeOpt{
+		jetstream.PullMaxMessages(prefetch),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			lastErr.Store(&err)
+			c.onErr(fmt.Errorf("consumer %s on %s: %w", c.stage, c.stream, err))
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				select {
+				case check <- struct{}{}:
+				default:
+				}
+			}
+		}),
+	}
+	if c.expiry > 0 {
+		pullOpts = append(pullOpts, jetstream.PullExpiry(c.expiry))
+	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
 		case queue <- m:
 		case <-stop:
 			c.nakOrReport(m)
 		}
-	},
-		jetstream.PullMaxMessages(batchSize),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			c.onErr(fmt.Errorf("consumer %s on %s: %w", c.stage, c.stream, err))
-		}))
+	}, pullOpts...)
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", c.stage, c.stream, err)
 	}
 	defer func() {
 		close(stop)
-		cc.Stop()
+		// Drain, not Stop: Stop drops the prefetched messages, which would
+		// then wait out AckWait; drained, they reach the callback and are
+		// naked.
+		cc.Drain()
 		<-cc.Closed()
 		for {
 			select {
@@ -184,11 +227,25 @@ func (c *Consumer) Run(ctx context.Context, batchSize int, handle Handler) error
 		}
 	}()
 
+	// Closed before ctx ends when the client gives up: connection closed,
+	// consumer deleted.
+	closed := cc.Closed()
 	for {
 		var first jetstream.Msg
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-closed:
+			cause := nats.ErrConnectionClosed
+			if p := lastErr.Load(); p != nil && !c.conn.NC.IsClosed() {
+				cause = *p
+			}
+			return fmt.Errorf("consumer %s on %s: consuming stopped: %w", c.stage, c.stream, cause)
+		case <-check:
+			if err := c.exists(ctx, cons); err != nil {
+				return err
+			}
+			continue
 		case first = <-queue:
 		}
 		batch := c.collect(ctx, queue, first, batchSize)
@@ -196,6 +253,26 @@ func (c *Consumer) Run(ctx context.Context, batchSize int, handle Handler) error
 		err := handle(ctx, batch)
 		c.settle(ctx, batch, err)
 	}
+}
+
+// DefaultMaxAckPending is the MaxAckPending [Consumer.Run] sets when the
+// config leaves it zero: room for [DefaultWorkers] workers of batchSize.
+// JetStream's own default, 1000 shared by every worker, starves all but
+// the first few when batches are large.
+func DefaultMaxAckPending(batchSize int) int {
+	return DefaultWorkers * (2*batchSize + max(batchSize, minPrefetch))
+}
+
+// exists returns an error wrapping [jetstream.ErrConsumerNotFound] when
+// cons was deleted; other lookup errors (a server restarting) return nil
+// and leave the client to retry.
+func (c *Consumer) exists(ctx context.Context, cons jetstream.Consumer) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := cons.Info(ctx); errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("consumer %s on %s: consuming stopped: %w", c.stage, c.stream, err)
+	}
+	return nil
 }
 
 // collect builds a batch from first and what queue holds, waiting up to the

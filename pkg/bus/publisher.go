@@ -143,8 +143,9 @@ func NewPublisher(c *Conn, o PublisherOptions) (*Publisher, error) {
 // and returns an error wrapping ctx.Err() if ctx ends first. msgID becomes
 // the Nats-Msg-Id (a random one when empty); use a stable id, such as
 // [schema.BatchMsgID], so a message published again after a restart is
-// dropped as a duplicate. hdr is copied, not modified, and the trace context
-// of ctx is added to the copy. Failures after Publish returns are reported
+// dropped as a duplicate. data is kept for retries: do not modify it until
+// the message is acked (after [Publisher.Flush] returns, for instance). hdr
+// is copied, not modified, and the trace context of ctx is added to the copy. Failures after Publish returns are reported
 // by [Publisher.Flush] and OnFailure.
 func (p *Publisher) Publish(ctx context.Context, subject string, data []byte, msgID string, hdr nats.Header) error {
 	if subject == "" {

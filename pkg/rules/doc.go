@@ -7,7 +7,19 @@
 // into a tree of closures over [fields.Field] extractors. Rules are indexed by
 // the event types their condition can match, derived like Falco does from
 // evt.type comparisons under and/or/not, so [Engine.Eval] checks an event only
-// against the rules that can match it and does not allocate.
+// against the rules that can match it and does not allocate. Each indexed
+// rule is compiled once more per event type with its evt.type checks folded
+// to constants; macro results are memoised per event, so a macro shared by
+// many rules (open_read, proc_name_exists) is computed once per event;
+// neighbouring checks of one field share a single extraction.
+//
+// Semantics follow Falco and libsinsp (see shared/FIELDS.md sections 0 and
+// 9): a field with no value makes every comparison false; on multi-valued
+// fields (proc.aname, fd.ip, fd.net, fd.port) a comparison holds when any
+// value matches and "!=" when some value exists and none is equal; lists are
+// substituted where a bare list name appears in a list value, with Falco's
+// quoting of items that contain spaces; exceptions become
+// "and not (...)" clauses built the way Falco's rule loader builds them.
 //
 // Every problem found while compiling is reported, not just the first: the
 // error returned by [Compile] is an [Issues] whose lines read

@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/peregrine-rt/peregrine/pkg/rules/fields"
@@ -50,6 +52,7 @@ type Rule struct {
 	EventTypes []schema.EventType
 
 	match  pred
+	typed  map[schema.EventType]pred // match specialised per indexed type
 	format *format
 	index  int
 }
@@ -59,9 +62,11 @@ type Rule struct {
 type Engine struct {
 	opts     Options
 	rules    []*Rule
-	byType   [][]*Rule // enabled rules per event type
-	anyType  []*Rule   // enabled rules, for events of unknown type
+	byType   [][]entry // enabled rules per event type
+	anyType  []entry   // enabled rules, for events without a type
+	untyped  []entry   // enabled rules that apply to every type
 	warnings Issues
+	states   sync.Pool // *evalState, sized for the macro count
 }
 
 // Rules returns every loaded rule, enabled or not, in load order.
@@ -77,17 +82,32 @@ func (e *Engine) Warnings() []Issue { return e.warnings }
 // first with [MatchFirst]). It does not allocate and is safe for
 // concurrent use with distinct Ctx values.
 func (e *Engine) Eval(c *fields.Ctx, emit func(*Rule)) {
-	for _, r := range e.candidates(c) {
-		if r.match(c) {
-			emit(r)
+	cands := e.candidates(c)
+	if len(cands) == 0 {
+		return
+	}
+	s := e.states.Get().(*evalState)
+	s.c = c
+	clear(s.done)
+	for _, en := range cands {
+		if en.match(s) {
+			emit(en.rule)
 			if e.opts.Matching == MatchFirst {
-				return
+				break
 			}
 		}
 	}
+	s.c = nil
+	e.states.Put(s)
 }
 
-func (e *Engine) candidates(c *fields.Ctx) []*Rule {
+// entry is a rule in the per-type index with its predicate for that type.
+type entry struct {
+	rule  *Rule
+	match pred
+}
+
+func (e *Engine) candidates(c *fields.Ctx) []entry {
 	if c.Flat != nil {
 		s, ok := c.Flat["evt.type"].(string)
 		if !ok {
@@ -95,7 +115,9 @@ func (e *Engine) candidates(c *fields.Ctx) []*Rule {
 		}
 		t, ok := schema.EventTypeByName(s)
 		if !ok {
-			return nil
+			// A type Peregrine does not model can still match the rules
+			// without an evt.type restriction.
+			return e.untyped
 		}
 		return e.byType[t]
 	}
@@ -105,7 +127,7 @@ func (e *Engine) candidates(c *fields.Ctx) []*Rule {
 	if int(c.Event.Type) < len(e.byType) {
 		return e.byType[c.Event.Type]
 	}
-	return nil
+	return e.untyped
 }
 
 // Alert formats a match like Falco: Output is the text line
@@ -147,4 +169,15 @@ func eventTime(c *fields.Ctx) int64 {
 		return c.Event.Ts
 	}
 	return 0
+}
+
+// ParseMatching reads Falco's rule_matching setting: "first" or "all".
+func ParseMatching(s string) (Matching, error) {
+	switch s {
+	case "first", "":
+		return MatchFirst, nil
+	case "all":
+		return MatchAll, nil
+	}
+	return 0, fmt.Errorf("rule_matching %q: want first or all", s)
 }

@@ -3,6 +3,7 @@ module github.com/peregrine-rt/peregrine/pkg/rules
 go 1.26
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/peregrine-rt/peregrine/pkg/schema v0.0.0
 	gopkg.in/yaml.v3 v3.0.1
 )

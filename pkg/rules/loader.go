@@ -18,9 +18,9 @@ import (
 // "enabled" toggles an earlier rule.
 
 // EngineVersion is the Falco engine version this package implements for
-// required_engine_version checks (Falco 0.41's engine, which the upstream
-// rule files target).
-const EngineVersion = "0.50.0"
+// required_engine_version checks (the version the upstream
+// rule files of December 2026 require).
+const EngineVersion = "0.57.0"
 
 type listDef struct {
 	name       string
@@ -148,7 +148,7 @@ func (c *collection) loadDoc(sf *srcFile, doc *yaml.Node) (ok bool) {
 		return true
 	}
 	if root.Kind != yaml.SequenceNode {
-		c.fail(scalarSrc{sf, root}, "rules content is not a YAML array of objects", "")
+		c.fail(scalarSrc{file: sf, node: root}, "rules content is not a YAML array of objects", "")
 	}
 	for _, item := range root.Content {
 		if item.Kind == yaml.ScalarNode && item.Tag == "!!null" {
@@ -177,7 +177,7 @@ type mapping struct {
 
 func (c *collection) asMapping(sf *srcFile, n *yaml.Node, what string) mapping {
 	if n.Kind != yaml.MappingNode {
-		c.fail(scalarSrc{sf, n}, what+" is not a YAML object", "")
+		c.fail(scalarSrc{file: sf, node: n}, what+" is not a YAML object", "")
 	}
 	m := mapping{sf: sf, node: n, keys: map[string]*yaml.Node{}, knod: map[string]*yaml.Node{}}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -192,9 +192,9 @@ func (m mapping) has(k string) bool { _, ok := m.keys[k]; return ok }
 
 func (m mapping) src(k string) scalarSrc {
 	if n, ok := m.keys[k]; ok {
-		return scalarSrc{m.sf, n}
+		return scalarSrc{file: m.sf, node: n}
 	}
-	return scalarSrc{m.sf, m.node}
+	return scalarSrc{file: m.sf, node: m.node}
 }
 
 func (c *collection) str(m mapping, k string) string {
@@ -210,7 +210,7 @@ func (c *collection) str(m mapping, k string) string {
 
 func (c *collection) reqStr(m mapping, k, kind, name string) string {
 	if !m.has(k) {
-		c.fail(scalarSrc{m.sf, m.node}, fmt.Sprintf("%s %q: missing required key %q", kind, name, k), k)
+		c.fail(scalarSrc{file: m.sf, node: m.node}, fmt.Sprintf("%s %q: missing required key %q", kind, name, k), k)
 	}
 	return c.str(m, k)
 }
@@ -235,7 +235,7 @@ func (c *collection) strList(m mapping, k string) []string {
 	out := make([]string, 0, len(n.Content))
 	for _, it := range n.Content {
 		if it.Kind != yaml.ScalarNode {
-			c.fail(scalarSrc{m.sf, it}, fmt.Sprintf("items of %q must be strings", k), k)
+			c.fail(scalarSrc{file: m.sf, node: it}, fmt.Sprintf("items of %q must be strings", k), k)
 		}
 		out = append(out, it.Value)
 	}
@@ -256,7 +256,7 @@ func (c *collection) item(sf *srcFile, n *yaml.Node) {
 	case m.has("rule"):
 		c.rule(m)
 	default:
-		c.warn(scalarSrc{sf, n}, "unknown top level item", "")
+		c.warn(scalarSrc{file: sf, node: n}, "unknown top level item", "")
 	}
 }
 
@@ -287,7 +287,7 @@ func (c *collection) pluginVersions(m mapping) {
 		pm := c.asMapping(m.sf, p, "required_plugin_versions entry")
 		for _, k := range []string{"name", "version"} {
 			if !pm.has(k) {
-				c.fail(scalarSrc{m.sf, p}, fmt.Sprintf("required_plugin_versions entry: missing required key %q", k), k)
+				c.fail(scalarSrc{file: m.sf, node: p}, fmt.Sprintf("required_plugin_versions entry: missing required key %q", k), k)
 			}
 		}
 		if _, err := parseVersion(c.str(pm, "version")); err != nil {
@@ -329,7 +329,7 @@ func (c *collection) overrides(m mapping, appendable, replaceable []string) (app
 	om := c.asMapping(m.sf, m.keys["override"], "override")
 	for i := 0; i+1 < len(om.node.Content); i += 2 {
 		k, v := om.node.Content[i].Value, om.node.Content[i+1]
-		src := scalarSrc{m.sf, v}
+		src := scalarSrc{file: m.sf, node: v}
 		switch v.Value {
 		case "append":
 			if !slices.Contains(appendable, k) {
@@ -364,7 +364,7 @@ func (c *collection) appendFlag(m mapping) bool {
 
 func (c *collection) list(m mapping) {
 	name := c.str(m, "list")
-	src := scalarSrc{m.sf, m.node}
+	src := scalarSrc{file: m.sf, node: m.node}
 	if !identRE.MatchString(name) {
 		c.fail(m.src("list"), fmt.Sprintf("list name %q is invalid: it must match %s", name, identRE), name)
 	}
@@ -397,7 +397,7 @@ func (c *collection) list(m mapping) {
 
 func (c *collection) macro(m mapping) {
 	name := c.str(m, "macro")
-	src := scalarSrc{m.sf, m.node}
+	src := scalarSrc{file: m.sf, node: m.node}
 	if !identRE.MatchString(name) {
 		c.fail(m.src("macro"), fmt.Sprintf("macro name %q is invalid: it must match %s", name, identRE), name)
 	}
@@ -434,7 +434,7 @@ var (
 
 func (c *collection) rule(m mapping) {
 	name := c.str(m, "rule")
-	src := scalarSrc{m.sf, m.node}
+	src := scalarSrc{file: m.sf, node: m.node}
 	appendFlag := c.appendFlag(m)
 	app, rep := c.overrides(m, ruleAppendable, ruleReplaceable)
 	if appendFlag && (len(app) > 0 || len(rep) > 0) {
@@ -591,7 +591,7 @@ func (c *collection) exceptions(m mapping, appending bool) []exceptionDef {
 	var out []exceptionDef
 	for _, en := range n.Content {
 		em := c.asMapping(m.sf, en, "exception")
-		src := scalarSrc{m.sf, en}
+		src := scalarSrc{file: m.sf, node: en}
 		if !em.has("name") {
 			c.fail(src, "exception: missing required key \"name\"", "name")
 		}
@@ -642,13 +642,13 @@ func (c *collection) exItem(m mapping, n *yaml.Node, nested bool) exItem {
 		it := exItem{isList: true}
 		for _, k := range n.Content {
 			if !nested && k.Kind != yaml.ScalarNode {
-				c.fail(scalarSrc{m.sf, k}, "expected a string", "")
+				c.fail(scalarSrc{file: m.sf, node: k}, "expected a string", "")
 			}
 			it.items = append(it.items, c.exItem(m, k, nested))
 		}
 		return it
 	}
-	c.fail(scalarSrc{m.sf, n}, "expected a string or a list", "")
+	c.fail(scalarSrc{file: m.sf, node: n}, "expected a string or a list", "")
 	return exItem{}
 }
 

@@ -21,6 +21,9 @@ func newSrcFile(f File) *srcFile {
 type scalarSrc struct {
 	file *srcFile
 	node *yaml.Node
+	// whole marks text the loader built (exceptions): offsets inside it
+	// do not map to the file, so issues point at the node.
+	whole bool
 }
 
 // issue builds an Issue at the node itself.
@@ -38,7 +41,7 @@ func (s scalarSrc) issue(msg, item string) Issue {
 // issueAt builds an Issue at byte offset off of the scalar's value.
 func (s scalarSrc) issueAt(off int, msg, item string) Issue {
 	i := s.issue(msg, item)
-	if s.node != nil && s.file != nil {
+	if s.node != nil && s.file != nil && !s.whole {
 		i.Line, i.Col = s.locate(off)
 	}
 	return i

@@ -231,7 +231,7 @@ var specs = [eventTypeCount]EventSpec{
 	EventDup3: {Name: "dup3", UsesFD: true, Params: []ParamSpec{p("res", PTFd), p("oldfd", PTFd), p("newfd", PTFd),
 		pt("flags", PTFlags, TableDup3Flags)}},
 	EventSymlink: {Name: "symlink", Params: []ParamSpec{resParam, p("target", PTCharBuf), p("linkpath", PTFSPath)}},
-	EventSymlinkat: {Name: "symlinkat", Params: []ParamSpec{resParam, p("target", PTCharBuf), p("linkdirfd", PTFd),
+	EventSymlinkat: {Name: "symlinkat", UsesFD: true, Params: []ParamSpec{resParam, p("target", PTCharBuf), p("linkdirfd", PTFd),
 		prel("linkpath", 2)}},
 	EventLink: {Name: "link", Params: []ParamSpec{resParam, p("oldpath", PTFSPath), p("newpath", PTFSPath)}},
 	EventLinkat: {Name: "linkat", Params: []ParamSpec{resParam, p("olddir", PTFd), prel("oldpath", 1), p("newdir", PTFd),

@@ -17,21 +17,27 @@ type Ctx struct {
 	// or for Multi fields []string / []any.
 	Flat map[string]any
 
-	// Derived strings, built on first use. Process-derived ones survive a
-	// Reset to another event of the same process, which is the common case
-	// in a batch (one process, many events).
-	procCache  *schema.Process
-	procBatch  *schema.Batch
-	procSeq    uint64
-	procNode   string
-	procBoot   string
-	procDone   uint32
+	// Derived strings, built on first use. Process-derived ones are kept
+	// per entry of Batch.Procs for the whole batch (one process, many
+	// events is the common case); event-derived ones until the next Reset.
+	procIdx    int32 // index of Proc in Batch.Procs, -1 when unknown
+	pcache     []procEntry
+	cacheBatch *schema.Batch
+	cacheSeq   uint64
+	cacheNode  string
+	cacheBoot  string
+	single     procEntry // for a Proc filled in by hand
+	singleProc *schema.Process
+
 	eventCache *schema.Event
-	procStrs   [numProcCached]string
-	eventDone  uint64 // bit i: argStrs[i] valid (params 0..63)
+	eventDone  uint64 // bit i: argStrs[i] valid
 	argStrs    [maxCachedArgs]string
 	argsJoined string
 	argsDone   bool
+
+	// Rendered flag and enum texts by table and value: few distinct
+	// values occur, so after warm-up evt.arg.flags allocates nothing.
+	flagCache map[uint64]string
 }
 
 // Cached per-process strings.
@@ -46,7 +52,6 @@ const (
 	pcAname
 	pcAexe
 	pcAexepath
-	pcApid
 	pcExeline
 	pcCwd
 	numProcCached
@@ -62,24 +67,39 @@ func NewCtx(b *schema.Batch, i int, hostname string) *Ctx {
 	return c
 }
 
-// Reset points c at event i of b, keeping cached process strings when the
-// event belongs to the same process as before. It does not allocate.
+// Reset points c at event i of b. Cached process strings survive while
+// b is the same batch (same pointer, Node, BootID and Seq: a decoder that
+// refills one Batch for each message gets a fresh cache). It does not
+// allocate once c has seen a batch of that many processes.
 func (c *Ctx) Reset(b *schema.Batch, i int, hostname string) {
 	if hostname == "" {
 		hostname = b.Node
 	}
 	e := &b.Events[i]
 	p := b.Process(e)
-	var ct *schema.Container
-	if p != nil && p.ContainerID != "" && p.ContainerID != schema.HostContainerID {
-		ct = b.Container(p.ContainerID)
+	c.Batch, c.Event, c.Proc, c.Hostname, c.Flat = b, e, p, hostname, nil
+	c.procIdx = -1
+	if p != nil {
+		c.procIdx = e.Proc
 	}
-	c.Batch, c.Event, c.Proc, c.Container, c.Hostname, c.Flat = b, e, p, ct, hostname, nil
-	// A decoder may reuse one Batch (and its Procs array) for the next
-	// message, so the cache is keyed on the batch's identity too.
-	if p != c.procCache || b != c.procBatch || b.Seq != c.procSeq || b.Node != c.procNode || b.BootID != c.procBoot {
-		c.procCache, c.procBatch, c.procSeq, c.procNode, c.procBoot = p, b, b.Seq, b.Node, b.BootID
-		c.procDone = 0
+	if b != c.cacheBatch || b.Seq != c.cacheSeq || b.Node != c.cacheNode || b.BootID != c.cacheBoot ||
+		len(c.pcache) != len(b.Procs) {
+		c.cacheBatch, c.cacheSeq, c.cacheNode, c.cacheBoot = b, b.Seq, b.Node, b.BootID
+		if cap(c.pcache) < len(b.Procs) {
+			c.pcache = make([]procEntry, len(b.Procs))
+		} else {
+			c.pcache = c.pcache[:len(b.Procs)]
+			clear(c.pcache)
+		}
+	}
+	c.Container = nil
+	if p != nil && p.ContainerID != "" && p.ContainerID != schema.HostContainerID {
+		// The container table is scanned once per process and batch.
+		pe := &c.pcache[e.Proc]
+		if !pe.ctDone {
+			pe.ct, pe.ctDone = b.Container(p.ContainerID), true
+		}
+		c.Container = pe.ct
 	}
 	c.eventCache = e
 	c.eventDone = 0
@@ -95,20 +115,54 @@ func (c *Ctx) checkEvent() {
 	}
 }
 
+// procEntry caches the derived strings of one process.
+type procEntry struct {
+	done   uint32
+	strs   [numProcCached]string
+	ct     *schema.Container
+	ctDone bool
+}
+
 // procStr returns the cached derived string k of c.Proc, building it with
 // build on first use.
 func (c *Ctx) procStr(k int, build func(p *schema.Process) string) string {
-	if c.procCache != c.Proc {
+	var pe *procEntry
+	if i := c.procIdx; i >= 0 && c.Batch != nil && int(i) < len(c.pcache) && int(i) < len(c.Batch.Procs) &&
+		&c.Batch.Procs[i] == c.Proc {
+		pe = &c.pcache[i]
+	} else {
 		// The caller filled the exported fields by hand.
-		c.procCache = c.Proc
-		c.procDone = 0
+		if c.singleProc != c.Proc {
+			c.single, c.singleProc = procEntry{}, c.Proc
+		}
+		pe = &c.single
 	}
-	if c.procDone&(1<<k) == 0 {
-		c.procStrs[k] = build(c.Proc)
-		c.procDone |= 1 << k
+	if pe.done&(1<<k) == 0 {
+		pe.strs[k] = build(c.Proc)
+		pe.done |= 1 << k
 	}
-	return c.procStrs[k]
+	return pe.strs[k]
 }
+
+// flagText renders v with table t, caching the text per Ctx.
+func (c *Ctx) flagText(t *flagTable, v uint64) string {
+	if v > 0xffffffff {
+		return t.render(v)
+	}
+	key := uint64(t.id)<<32 | v
+	if s, ok := c.flagCache[key]; ok {
+		return s
+	}
+	if c.flagCache == nil || len(c.flagCache) >= maxFlagCache {
+		c.flagCache = make(map[uint64]string, 64)
+	}
+	s := t.render(v)
+	c.flagCache[key] = s
+	return s
+}
+
+// maxFlagCache bounds the flag cache against a stream of distinct values.
+const maxFlagCache = 4096
 
 // host reports whether the event's process runs outside any container.
 func (c *Ctx) host() bool {

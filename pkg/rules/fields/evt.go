@@ -2,7 +2,6 @@ package fields
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -87,8 +86,11 @@ func evtFields() map[string]*def {
 			}
 			return str(a.Str), true
 		})},
-		"evt.arg":    {typ: TString, arg: argRequired, build: buildEvtArgIndex(false)},
-		"evt.rawarg": {typ: TString, arg: argRequired, build: buildEvtArgIndex(true)},
+		"evt.abspath":     {typ: TString, build: fixed(func(c *Ctx) (Value, bool) { return relPath(c.Event, 0, true) })},
+		"evt.abspath.src": {typ: TString, build: fixed(func(c *Ctx) (Value, bool) { return relPath(c.Event, 0, false) })},
+		"evt.abspath.dst": {typ: TString, build: fixed(func(c *Ctx) (Value, bool) { return relPath(c.Event, 1, false) })},
+		"evt.arg":         {typ: TString, arg: argRequired, build: buildEvtArgIndex(false)},
+		"evt.rawarg":      {typ: TString, arg: argRequired, build: buildEvtArgIndex(true)},
 	}
 }
 
@@ -129,6 +131,38 @@ func openExec(e *schema.Event) bool {
 		return true
 	}
 	return false
+}
+
+// relPath is the absolute form of the n-th dirfd-relative path parameter
+// (evt.abspath and its .src/.dst forms). single asks for the path of an
+// event with exactly one such parameter; symlinkat's link path counts
+// both as its only path and as the destination.
+func relPath(e *schema.Event, n int, single bool) (Value, bool) {
+	var idx [2]int
+	k := 0
+	for i, ps := range e.Type.Spec().Params {
+		if ps.Type == schema.PTFSRelPath && k < 2 {
+			idx[k] = i
+			k++
+		}
+	}
+	switch {
+	case k == 0, single && k != 1:
+		return Value{}, false
+	case k == 1 && !single:
+		if n != 1 || e.Type != schema.EventSymlinkat {
+			return Value{}, false
+		}
+		n = 0
+	}
+	a, ok := e.Arg(idx[n])
+	if !ok {
+		return Value{}, false
+	}
+	if a.Resolved != "" {
+		return str(a.Resolved), true
+	}
+	return str(a.Str), true
 }
 
 // buildEvtArgIndex handles evt.arg[N] and evt.rawarg[N]: parameter N of
@@ -176,15 +210,26 @@ func dynamicDef(name string) (*def, error) {
 		if err := knownParam(name, param); err != nil {
 			return nil, err
 		}
+		index := paramIndexer(param)
 		if numericParam(param) {
 			return &def{typ: TInt64, build: fixed(func(c *Ctx) (Value, bool) {
-				a, ok := c.Event.Arg(paramIndex(c.Event.Type, param))
-				return num(a.Int), ok
+				e := c.Event
+				i := index(e.Type)
+				a, ok := e.Arg(i)
+				if !ok {
+					return Value{}, false
+				}
+				switch e.Type.Spec().Params[i].Type {
+				case schema.PTUint32, schema.PTUID, schema.PTGID:
+					// 32-bit parameters: -1 is 4294967295, as libsinsp prints it.
+					return num(int64(uint32(a.Int))), true
+				}
+				return num(a.Int), true
 			})}, nil
 		}
 		return &def{typ: TString, build: fixed(func(c *Ctx) (Value, bool) {
 			e := c.Event
-			i := paramIndex(e.Type, param)
+			i := index(e.Type)
 			a, ok := e.Arg(i)
 			if !ok {
 				return Value{}, false
@@ -199,19 +244,34 @@ func dynamicDef(name string) (*def, error) {
 // whether the event calls it res or fd.
 const resOrFd = "res_or_fd"
 
-// paramIndex is the index of param in t's table, -1 if absent. The index
-// is looked up per event because one name sits at different positions in
-// different event types; tables are short, so a scan is cheaper than a map.
-func paramIndex(t schema.EventType, param string) int {
-	if param == resOrFd {
-		return 0
+// paramIndexer returns a lookup of param's index per event type, -1 when
+// the type has no such parameter. One name sits at different positions
+// in different event types, so the table is built once per field instead
+// of scanning the parameter list per event.
+func paramIndexer(param string) func(t schema.EventType) int {
+	var idx []int8
+	for _, t := range schema.EventTypes() {
+		for int(t) >= len(idx) {
+			idx = append(idx, -1)
+		}
+		if param == resOrFd {
+			idx[t] = 0
+		} else {
+			idx[t] = int8(t.Param(param))
+		}
 	}
-	return t.Param(param)
+	return func(t schema.EventType) int {
+		if int(t) < len(idx) {
+			return int(idx[t])
+		}
+		return -1
+	}
 }
 
 func evtArgByName(param string) func(c *Ctx) (Value, bool) {
+	index := paramIndexer(param)
 	return func(c *Ctx) (Value, bool) {
-		s, ok := argText(c, paramIndex(c.Event.Type, param))
+		s, ok := argText(c, index(c.Event.Type))
 		return str(s), ok
 	}
 }
@@ -252,5 +312,3 @@ func numericParam(param string) bool {
 	}
 	return true
 }
-
-var _ = strconv.Itoa

@@ -17,10 +17,12 @@ type Field struct {
 
 	spelling   string
 	multi      bool
+	multiMode  MultiMode
 	filterOnly bool
 	ext        func(c *Ctx) (Value, bool)
 	all        func(c *Ctx, fn func(Value) bool) // Multi fields only
-	exists     func(c *Ctx) bool                 // nil: Extract's ok
+	match      func(c *Ctx, pred func(Value) bool) (matched, present bool)
+	exists     func(c *Ctx) bool // nil: Extract's ok
 }
 
 // argMode says whether a field takes a [...] argument.
@@ -29,7 +31,7 @@ type argMode uint8
 const (
 	argNone     argMode = iota // "proc.name"
 	argOptional                // "proc.aname" or "proc.aname[2]"
-	argRequired                // "proc.env[HOME]"... no, env is optional; "container.label[k]"
+	argRequired                // "container.label[k]"
 )
 
 // def describes one field name. build fills in f.ext (and f.all for Multi
@@ -38,7 +40,6 @@ type def struct {
 	typ        Type
 	arg        argMode
 	filterOnly bool
-	desc       string
 	build      func(f *Field) error
 }
 
@@ -131,7 +132,8 @@ func (f *Field) Exists(c *Ctx) bool {
 }
 
 // Multi reports whether f can have several values for one event; the
-// engine must then compare with [Field.ExtractAll].
+// engine must then compare with [Field.Match] or [Field.ExtractAll] as
+// [Field.MultiMode] says.
 func (f *Field) Multi() bool { return f.multi }
 
 // ExtractAll calls fn with every value of f, stopping when fn returns
@@ -149,6 +151,59 @@ func (f *Field) ExtractAll(c *Ctx, fn func(Value) bool) {
 		fn(v)
 	}
 }
+
+// Match reports whether some value of f satisfies pred (matched) and
+// whether f yielded any value at all (present). With pred the operator's
+// test, a comparison is matched, except "!=" on a [MultiEndpoints] field,
+// which is present && !matched with pred testing equality. For a field
+// that is not Multi it tests the single value. When pred is built once
+// (at rule compile time), Match does not allocate, unlike a closure
+// handed to ExtractAll.
+func (f *Field) Match(c *Ctx, pred func(Value) bool) (matched, present bool) {
+	if c.Flat == nil {
+		if f.match != nil {
+			return f.match(c, pred)
+		}
+		v, ok := f.ext(c)
+		if !ok {
+			return false, false
+		}
+		return pred(v), true
+	}
+	return f.flatMatch(c, pred)
+}
+
+// flatMatch is Match over a hand-written event; it is separate so that
+// the closure's captured results do not make Match allocate.
+func (f *Field) flatMatch(c *Ctx, pred func(Value) bool) (matched, present bool) {
+	f.flatAll(c, func(v Value) bool {
+		present = true
+		matched = pred(v)
+		return !matched
+	})
+	return matched, present
+}
+
+// MultiMode says how a comparison combines the values of a Multi field.
+type MultiMode uint8
+
+const (
+	// MultiAny: every operator, "!=" included, holds when some value
+	// satisfies it (proc.aname and the other ancestor fields without an
+	// index: "proc.aname != sh" means some ancestor is not sh).
+	MultiAny MultiMode = iota
+	// MultiEndpoints: "=", "in" and the other operators hold when some
+	// value satisfies them, but "!=" holds only when values exist and none
+	// is equal (fd.ip, fd.port, fd.net: both ends of a socket).
+	MultiEndpoints
+	// MultiList: a true list field (fd.types): "in" holds when every
+	// value is in the set, "intersects" when some value is.
+	MultiList
+)
+
+// MultiMode tells the engine how to combine the values of a Multi field;
+// it is MultiAny for fields that are not Multi.
+func (f *Field) MultiMode() MultiMode { return f.multiMode }
 
 // FilterOnly reports whether f may appear in conditions only (fd.ip,
 // fd.net, fd.port, fd.cnet ...); an output using it is an error.
@@ -182,3 +237,7 @@ var registry = func() map[string]*def {
 	}
 	return m
 }()
+
+func badArg(why string) error {
+	return fmt.Errorf("%w: %s", ErrBadArg, why)
+}

@@ -53,7 +53,7 @@ func renderArg(c *Ctx, ps schema.ParamSpec, a schema.Arg) string {
 		}
 		return a.Str
 	case schema.PTFlags, schema.PTEnum:
-		t := flagTables[ps.Table]
+		t := tableOf(ps.Table)
 		if t == nil {
 			return strconv.FormatUint(uint64(a.Int), 10)
 		}
@@ -64,12 +64,12 @@ func renderArg(c *Ctx, ps schema.ParamSpec, a schema.Arg) string {
 				v = openAccessBits(v)
 			}
 		}
-		return t.render(v)
+		return c.flagText(t, v)
 	case schema.PTMode:
 		if a.Int == 0 {
 			return "0"
 		}
-		return chmodMode.render(uint64(a.Int))
+		return c.flagText(chmodMode, uint64(a.Int))
 	case schema.PTUID:
 		return uidText(c, a.Int)
 	case schema.PTGID:
@@ -79,6 +79,10 @@ func renderArg(c *Ctx, ps schema.ParamSpec, a schema.Arg) string {
 			return comm
 		}
 		return strconv.FormatInt(a.Int, 10)
+	case schema.PTByteBuf:
+		// libsinsp's normal (non-hex) buffer format: non-printable bytes
+		// become '.', so evt.arg.args of execve reads "-c.id.".
+		return printable(a.Str)
 	}
 	return rawArg(ps, a)
 }
@@ -126,6 +130,7 @@ func argsText(c *Ctx) string {
 		if ps.Type == schema.PTByteBuf {
 			raw = printable(raw)
 		}
+		// Only parameters whose resolved form differs get "(resolved)".
 		res, _ := argText(c, i)
 		if b.Len() > 0 {
 			b.WriteByte(' ')

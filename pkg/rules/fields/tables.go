@@ -19,6 +19,7 @@ type nameVal struct {
 // the kernel's, not Falco's PPM encoding, because that is what the
 // collector stores.
 type flagTable struct {
+	id      uint8 // key in Ctx.flagCache
 	entries []nameVal
 	enum    bool
 }
@@ -46,7 +47,7 @@ const (
 	kOTmpfile   = 020000000
 )
 
-var fileFlags = &flagTable{entries: []nameVal{
+var fileFlags = &flagTable{id: 1, entries: []nameVal{
 	{"O_LARGEFILE", kOLargefile}, {"O_DIRECTORY", kODirectory}, {"O_DIRECT", kODirect},
 	{"O_TRUNC", kOTrunc}, {"O_SYNC", kOSync}, {"O_NONBLOCK", kONonblock}, {"O_EXCL", kOExcl},
 	{"O_DSYNC", kODsync}, {"O_APPEND", kOAppend}, {"O_CREAT", kOCreat}, {"O_RDWR", kORdwr},
@@ -56,12 +57,12 @@ var fileFlags = &flagTable{entries: []nameVal{
 	{"FD_UPPER_LAYER", schema.OpenFlagUpperLayer}, {"FD_LOWER_LAYER", schema.OpenFlagLowerLayer},
 }}
 
-var creatFlags = &flagTable{entries: []nameVal{
+var creatFlags = &flagTable{id: 2, entries: []nameVal{
 	{"O_F_CREATED", schema.OpenFlagCreated}, {"FD_UPPER_LAYER", schema.OpenFlagUpperLayer},
 	{"FD_LOWER_LAYER", schema.OpenFlagLowerLayer},
 }}
 
-var socketFamilies = &flagTable{enum: true, entries: []nameVal{
+var socketFamilies = &flagTable{id: 3, enum: true, entries: []nameVal{
 	{"AF_NFC", 39}, {"AF_ALG", 38}, {"AF_CAIF", 37}, {"AF_IEEE802154", 36}, {"AF_PHONET", 35},
 	{"AF_ISDN", 34}, {"AF_RXRPC", 33}, {"AF_IUCV", 32}, {"AF_BLUETOOTH", 31}, {"AF_TIPC", 30},
 	{"AF_CAN", 29}, {"AF_LLC", 26}, {"AF_WANPIPE", 25}, {"AF_PPPOX", 24}, {"AF_IRDA", 23},
@@ -72,7 +73,7 @@ var socketFamilies = &flagTable{enum: true, entries: []nameVal{
 	{"AF_AX25", 3}, {"AF_INET", 2}, {"AF_LOCAL", 1}, {"AF_UNIX", 1}, {"AF_UNSPEC", 0},
 }}
 
-var ptraceRequests = &flagTable{enum: true, entries: []nameVal{
+var ptraceRequests = &flagTable{id: 4, enum: true, entries: []nameVal{
 	{"PTRACE_SINGLEBLOCK", 33}, {"PTRACE_SYSEMU_SINGLESTEP", 32}, {"PTRACE_SYSEMU", 31},
 	{"PTRACE_ARCH_PRCTL", 30}, {"PTRACE_SET_THREAD_AREA", 26}, {"PTRACE_GET_THREAD_AREA", 25},
 	{"PTRACE_OLDSETOPTIONS", 21}, {"PTRACE_SETFPXREGS", 19}, {"PTRACE_GETFPXREGS", 18},
@@ -87,7 +88,7 @@ var ptraceRequests = &flagTable{enum: true, entries: []nameVal{
 	{"PTRACE_PEEKDATA", 2}, {"PTRACE_PEEKTEXT", 1}, {"PTRACE_TRACEME", 0},
 }}
 
-var bpfCommands = &flagTable{enum: true, entries: []nameVal{
+var bpfCommands = &flagTable{id: 5, enum: true, entries: []nameVal{
 	{"BPF_MAP_CREATE", 0}, {"BPF_MAP_LOOKUP_ELEM", 1}, {"BPF_MAP_UPDATE_ELEM", 2},
 	{"BPF_MAP_DELETE_ELEM", 3}, {"BPF_MAP_GET_NEXT_KEY", 4}, {"BPF_PROG_LOAD", 5},
 	{"BPF_OBJ_PIN", 6}, {"BPF_OBJ_GET", 7}, {"BPF_PROG_ATTACH", 8}, {"BPF_PROG_DETACH", 9},
@@ -106,7 +107,7 @@ var bpfCommands = &flagTable{enum: true, entries: []nameVal{
 // (CLONE_INVERTED, NAME_CHANGED, CLOSED, CLONE_CHILD_IN_PIDNS) never occur
 // in a kernel value, and CLONE_STOPPED shares its bit with CLONE_NEWCGROUP
 // on every kernel Peregrine supports, so only the latter is kept.
-var cloneFlags = &flagTable{entries: []nameVal{
+var cloneFlags = &flagTable{id: 6, entries: []nameVal{
 	{"CLONE_FILES", 0x400}, {"CLONE_FS", 0x200}, {"CLONE_IO", 0x80000000},
 	{"CLONE_NEWIPC", 0x08000000}, {"CLONE_NEWNET", 0x40000000}, {"CLONE_NEWNS", 0x00020000},
 	{"CLONE_NEWPID", 0x20000000}, {"CLONE_NEWUTS", 0x04000000}, {"CLONE_PARENT", 0x8000},
@@ -117,25 +118,25 @@ var cloneFlags = &flagTable{entries: []nameVal{
 	{"CLONE_NEWCGROUP", 0x02000000}, {"CLONE_NEWTIME", 0x80},
 }}
 
-var unlinkatFlags = &flagTable{entries: []nameVal{{"AT_REMOVEDIR", 0x200}}}
+var unlinkatFlags = &flagTable{id: 7, entries: []nameVal{{"AT_REMOVEDIR", 0x200}}}
 
-var linkatFlags = &flagTable{entries: []nameVal{{"AT_SYMLINK_FOLLOW", 0x400}, {"AT_EMPTY_PATH", 0x1000}}}
+var linkatFlags = &flagTable{id: 8, entries: []nameVal{{"AT_SYMLINK_FOLLOW", 0x400}, {"AT_EMPTY_PATH", 0x1000}}}
 
-var renameat2Flags = &flagTable{entries: []nameVal{
+var renameat2Flags = &flagTable{id: 9, entries: []nameVal{
 	{"RENAME_NOREPLACE", 1}, {"RENAME_EXCHANGE", 2}, {"RENAME_WHITEOUT", 4},
 }}
 
-var openat2Flags = &flagTable{entries: []nameVal{
+var openat2Flags = &flagTable{id: 10, entries: []nameVal{
 	{"RESOLVE_BENEATH", 0x08}, {"RESOLVE_IN_ROOT", 0x10}, {"RESOLVE_NO_MAGICLINKS", 0x02},
 	{"RESOLVE_NO_SYMLINKS", 0x04}, {"RESOLVE_NO_XDEV", 0x01}, {"RESOLVE_CACHED", 0x20},
 }}
 
-var execveFlags = &flagTable{entries: []nameVal{
+var execveFlags = &flagTable{id: 11, entries: []nameVal{
 	{"EXE_WRITABLE", schema.ExecWritable}, {"EXE_UPPER_LAYER", schema.ExecUpperLayer},
 	{"EXE_FROM_MEMFD", schema.ExecFromMemfd}, {"EXE_LOWER_LAYER", schema.ExecLowerLayer},
 }}
 
-var chmodMode = &flagTable{entries: []nameVal{
+var chmodMode = &flagTable{id: 12, entries: []nameVal{
 	{"S_IXOTH", 01}, {"S_IWOTH", 02}, {"S_IROTH", 04}, {"S_IXGRP", 010}, {"S_IWGRP", 020},
 	{"S_IRGRP", 040}, {"S_IXUSR", 0100}, {"S_IWUSR", 0200}, {"S_IRUSR", 0400}, {"S_ISVTX", 01000},
 	{"S_ISGID", 02000}, {"S_ISUID", 04000},
@@ -153,6 +154,20 @@ var flagTables = map[string]*flagTable{
 	schema.TableOpenat2Resolve: openat2Flags,
 	schema.TableExecveFlags:    execveFlags,
 	schema.TableCreatFlags:     creatFlags,
+}
+
+// tableOf finds a table by name. A switch on the few names is several
+// times faster than a map lookup on the per-event path.
+func tableOf(name string) *flagTable {
+	switch name {
+	case schema.TableFileFlags:
+		return fileFlags
+	case schema.TableCloneFlags:
+		return cloneFlags
+	case schema.TableSocketFamilies:
+		return socketFamilies
+	}
+	return flagTables[name]
 }
 
 // render returns the text of v: the matching names joined by "|", or the

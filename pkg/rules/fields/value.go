@@ -84,8 +84,11 @@ var (
 	ErrUnknownField = errors.New("unknown field")
 	ErrBadArg       = errors.New("bad field argument")
 	ErrBadLiteral   = errors.New("bad literal")
-	ErrFilterOnly   = errors.New("field is usable in conditions only")
 )
+
+// ErrFilterOnly is for callers that reject a [Field.FilterOnly] field in
+// an output; this package does not return it.
+var ErrFilterOnly = errors.New("field is usable in conditions only")
 
 // ParseLiteral parses s, the right-hand side of a comparison, to f's type
 // as Falco does (FIELDS.md section 9): numbers in decimal, booleans as

@@ -304,7 +304,7 @@ func (c *Converter) execve(rec *record.Record, p *state.Proc, ev *schema.Event) 
 	}
 	if rec.Nr == sysno.Execve {
 		if filename == "" && rec.Ret == 0 {
-			filename = p.ExePath
+			filename = p.Filename
 		}
 		ev.Args = append(ev.Args, pathArg(p, state.ATFDCWD, filename))
 	}

@@ -219,3 +219,21 @@ func (p *Probe) Close() error {
 	errs = append(errs, p.objs.Close())
 	return errors.Join(errs...)
 }
+
+// ProgramStats returns run counts and total run time of each program
+// (name -> stats). The kernel counts only while BPF statistics are enabled
+// (sysctl kernel.bpf_stats_enabled or [ebpf.EnableStats]).
+func (p *Probe) ProgramStats() (map[string]*ebpf.ProgramStats, error) {
+	out := map[string]*ebpf.ProgramStats{}
+	for name, prog := range map[string]*ebpf.Program{
+		"sys_enter": p.objs.SysEnter, "sys_exit": p.objs.SysExit, "sched_exec": p.objs.SchedExec,
+		"sched_fork": p.objs.SchedFork, "sched_exit": p.objs.SchedExit,
+	} {
+		st, err := prog.Stats()
+		if err != nil {
+			return nil, fmt.Errorf("program %s: %w", name, err)
+		}
+		out[name] = st
+	}
+	return out, nil
+}

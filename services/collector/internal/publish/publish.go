@@ -49,10 +49,10 @@ type Queue struct {
 	mu        sync.Mutex
 	sender    Sender
 
-	queued                                           atomic.Int64
+	queued                                          atomic.Int64
 	batches, events, dropB, dropE, errs, encodeErrs atomic.Uint64
-	ready                                            chan struct{}
-	readyOnce                                        sync.Once
+	ready                                           chan struct{}
+	readyOnce                                       sync.Once
 }
 
 // New returns a queue publishing on o.Subject. Call [Queue.SetSender]

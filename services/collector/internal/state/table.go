@@ -23,6 +23,8 @@ type Proc struct {
 	FDs map[int64]*schema.FD
 	// Gen grows on every change, so batches can share an unchanged copy.
 	Gen uint64
+	// Filename is the path the last execve was given (bprm->filename).
+	Filename string
 }
 
 // Clock converts probe timestamps (CLOCK_BOOTTIME ns) to wall clock ns.
@@ -59,7 +61,9 @@ func New(c Config) *Table {
 	}
 	t := &Table{procs: map[int64]*Proc{}, fs: c.Proc, users: c.Users, clock: c.Clock,
 		memcg: map[uint64]string{}, ticksToNs: 1e9 / 100}
-	t.hostMntNS = procfs.NSInode(filepath.Join(string(c.Proc), "1/ns/mnt"))
+	// "Host" is the collector's own mount namespace: paths it resolves are
+	// resolved there.
+	t.hostMntNS = procfs.NSInode(filepath.Join(string(c.Proc), "self/ns/mnt"))
 	if c.Clock != nil {
 		t.bootWall = c.Clock.Wall(0)
 	}
@@ -303,6 +307,7 @@ func (t *Table) Exec(p *Proc, rec *record.Record) {
 			comps = append(comps, string(it.Data))
 		}
 	}
+	p.Filename = filename
 	sp.ExeIno = file.Ino
 	sp.ExeFlags = 0
 	// The exe link is right only while the process still runs this image:
@@ -320,6 +325,13 @@ func (t *Table) Exec(p *Proc, rec *record.Record) {
 			exe = filename
 		}
 		exe = Join(strings.TrimSuffix(sp.Cwd, "/"), exe)
+		// The process is gone already: resolve symlinks ourselves, which
+		// is only right in the host's mount namespace.
+		if sp.NS.Mnt == t.hostMntNS || sp.NS.Mnt == 0 {
+			if r, err := filepath.EvalSymlinks(exe); err == nil {
+				exe = r
+			}
+		}
 	}
 	sp.ExePath = exe
 	if strings.HasPrefix(exe, "/memfd:") {
@@ -374,4 +386,17 @@ func (t *Table) Snapshot(p *Proc) schema.Process {
 	sp.Ancestors = t.Ancestors(p)
 	sp.SName = t.SName(p)
 	return sp
+}
+
+// Sweep removes processes that no longer exist in /proc: their exit
+// record was lost (ring full). It returns how many it removed.
+func (t *Table) Sweep() int {
+	n := 0
+	for pid := range t.procs {
+		if _, err := os.Stat(filepath.Join(string(t.fs), strconv.FormatInt(pid, 10))); os.IsNotExist(err) {
+			delete(t.procs, pid)
+			n++
+		}
+	}
+	return n
 }

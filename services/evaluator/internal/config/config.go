@@ -33,7 +33,7 @@ type Config struct {
 	Rules        []string
 	RuleMatching string
 	MetricsAddr  string // "" disables the telemetry server
-	Hostname     string // the alerts' hostname
+	Hostname     string // the alerts' hostname; "" means the event's node
 	Batch        int    // messages fetched per pull
 	Workers      int    // messages evaluated at once
 	// Consumer is the durable consumer name shared by all replicas.
@@ -45,21 +45,19 @@ type Config struct {
 	DropBurst    int
 }
 
-// Default returns the settings used when no flag is given; NATS_URL and
-// the host name come from the environment.
+// Default returns the settings used when no flag is given; NATS_URL
+// comes from the environment.
 func Default() Config {
 	url := os.Getenv("NATS_URL")
 	if url == "" {
 		url = "nats://127.0.0.1:4222"
 	}
-	host, _ := os.Hostname()
 	workers := runtime.GOMAXPROCS(0)
 	return Config{
 		NATSURL:      url,
 		Input:        schema.SubjectEnrichedAll,
 		RuleMatching: MatchFirst,
 		MetricsAddr:  ":9102",
-		Hostname:     host,
 		Batch:        64,
 		Workers:      workers,
 		Consumer:     "evaluator",
@@ -113,8 +111,6 @@ func (c *Config) Validate() error {
 		return bad("drop-alert-interval", c.DropInterval, "must be positive")
 	case c.DropBurst < 1:
 		return bad("drop-alert-burst", c.DropBurst, "must be at least 1")
-	case c.Hostname == "":
-		return bad("hostname", `""`, "empty and the host name is unknown")
 	}
 	for _, r := range c.Rules {
 		if r == "" {
@@ -143,7 +139,7 @@ func (c *Config) RegisterRun(fs *flag.FlagSet) {
 	RegisterRules(fs, (*Files)(&c.Rules))
 	fs.StringVar(&c.RuleMatching, "rule-matching", c.RuleMatching, "first: one alert per event, for the first matching rule; all: every matching rule")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "address of /metrics, /healthz and /readyz; empty disables")
-	fs.StringVar(&c.Hostname, "hostname", c.Hostname, "hostname written in alerts")
+	fs.StringVar(&c.Hostname, "hostname", c.Hostname, "hostname written in alerts (default: the node the event came from)")
 	fs.IntVar(&c.Batch, "batch", c.Batch, "messages fetched per pull")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "messages evaluated concurrently")
 	fs.StringVar(&c.Consumer, "consumer", c.Consumer, "durable consumer name shared by all replicas")

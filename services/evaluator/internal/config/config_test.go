@@ -66,7 +66,6 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Default()
-			c.Hostname = "h"
 			tt.edit(&c)
 			err := c.Validate()
 			if gotErr := err != nil; gotErr != tt.wantErr {

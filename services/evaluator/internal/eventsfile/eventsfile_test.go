@@ -66,3 +66,23 @@ func TestReadErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRead feeds arbitrary bytes as an events file: Read must return an
+// error or events, never panic, and every error must name the file.
+func FuzzRead(f *testing.F) {
+	f.Add([]byte(`{"evt.type":"openat","proc.name":"cat","x.y":[1,"a",true]}`))
+	f.Add([]byte(`{"type":"openat","args":{"name":"/etc/shadow","flags":0},"proc":{"Pid":1}}`))
+	f.Add([]byte(`{"type":"connect","args":{"tuple":{"family":2}}}` + "\n\n{}"))
+	f.Add([]byte("{\"proc.pid\":18446744073709551615}\n[]\nnull"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := Read(strings.NewReader(string(data)), "fuzz.jsonl", func(e Event) error {
+			if (e.Record == nil) == (e.Flat == nil) {
+				t.Fatalf("line %d: want exactly one of Record and Flat", e.Line)
+			}
+			return nil
+		})
+		if err != nil && !strings.HasPrefix(err.Error(), "fuzz.jsonl:") {
+			t.Fatalf("error %q does not name the file", err)
+		}
+	})
+}

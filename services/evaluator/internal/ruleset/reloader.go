@@ -26,9 +26,10 @@ const (
 type Options struct {
 	// Poll is the interval between checks of the files' size and mtime.
 	Poll time.Duration
-	// OnReload, when set, is called after each reload attempt with
-	// whether the new set was accepted (metrics).
-	OnReload func(ok bool)
+	// OnReload, when set, is called after each reload attempt with the
+	// set in force afterwards and the attempt's error (nil when the new
+	// set was accepted), for metrics and tests.
+	OnReload func(cur *Set, err error)
 }
 
 // Reloader owns the current rule set. Safe for concurrent use.
@@ -40,8 +41,12 @@ type Reloader struct {
 	cur atomic.Pointer[Set]
 
 	mu     sync.Mutex // serializes reloads
-	stamps []stamp
-	gen    uint64
+	stamps []stamp    // of the files the current attempt read
+	// pending holds the stamps of a change seen by the last poll: a reload
+	// waits until a poll sees the same stamps again, so a file being
+	// written in place (truncated, then filled) is not compiled half-way.
+	pending []stamp
+	gen     uint64
 }
 
 // New loads src and returns a reloader holding it. It returns the load's
@@ -82,7 +87,7 @@ func (r *Reloader) reloadLocked(reason string) error {
 	if err != nil {
 		r.logRejected(err, reason)
 		if r.opts.OnReload != nil {
-			r.opts.OnReload(false)
+			r.opts.OnReload(r.cur.Load(), err)
 		}
 		return err
 	}
@@ -91,14 +96,17 @@ func (r *Reloader) reloadLocked(reason string) error {
 	r.cur.Store(set)
 	r.logLoaded(set, reason)
 	if r.opts.OnReload != nil {
-		r.opts.OnReload(true)
+		r.opts.OnReload(set, nil)
 	}
 	return nil
 }
 
-// Run polls the files every Options.Poll and reloads when one changed,
-// and reloads on each receive from hup, until ctx ends; then it returns
-// nil. hup may be nil.
+// Run polls the files every Options.Poll and reloads when one changed and
+// then stayed the same for one more poll, and reloads on each receive
+// from hup, until ctx ends; then it returns nil. hup may be nil. Writing
+// the new file aside and renaming it over the old one is the safe way to
+// edit; an in-place write slower than one poll can still be compiled
+// half-written, which then fails and is retried at the next change.
 func (r *Reloader) Run(ctx context.Context, hup <-chan struct{}) error {
 	t := time.NewTicker(r.opts.Poll)
 	defer t.Stop()
@@ -117,10 +125,16 @@ func (r *Reloader) Run(ctx context.Context, hup <-chan struct{}) error {
 func (r *Reloader) poll() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if sameStamps(r.stamps, stat(r.src.files())) {
-		return
+	cur := stat(r.src.files())
+	switch {
+	case sameStamps(r.stamps, cur):
+		r.pending = nil
+	case r.pending == nil || !sameStamps(r.pending, cur):
+		r.pending = cur // changed: let it settle for one interval
+	default:
+		r.pending = nil
+		_ = r.reloadLocked("file changed")
 	}
-	_ = r.reloadLocked("file changed")
 }
 
 func (r *Reloader) logLoaded(set *Set, reason string) {

@@ -30,7 +30,7 @@ func TestApply(t *testing.T) {
 			want:      map[string]any{"k8s.ns.name": "default", "env": "prod", "where": "default/prod"},
 		},
 		{
-			name: "nil fields",
+			name:   "nil fields",
 			custom: map[string]string{"a": "b"},
 			want:   map[string]any{"a": "b"},
 		},

@@ -22,7 +22,8 @@ import (
 // WEBHOOK_MUTUALTLS_CERTFILE; a dotted Key such as "aws.lambda" gives
 // AWS_LAMBDA_FUNCTIONNAME). Env values are parsed by the field's type:
 // []string is comma-separated ("a,b"), map[string]string is
-// "key:value,key:value" as in Falcosidekick.
+// "key:value,key:value" as in Falcosidekick. A []string field also takes a
+// comma-separated string in the YAML file, as Falcosidekick's do.
 //
 // A Config is immutable and safe for concurrent use.
 type Config struct {
@@ -43,6 +44,10 @@ func NewConfig(key, file string, root *yaml.Node, getenv func(string) string) *C
 	if root != nil && root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
 		root = root.Content[0]
 	}
+	if root != nil && root.Kind != yaml.MappingNode {
+		// An empty document, or one that is not a mapping: no sections.
+		root = nil
+	}
 	return &Config{key: key, file: file, root: root, node: lookup(root, key), getenv: getenv}
 }
 
@@ -57,7 +62,8 @@ func ParseConfig(key, file, doc string, getenv func(string) string) (*Config, er
 	return NewConfig(key, file, &root, getenv), nil
 }
 
-// Key returns the section's dotted key ("slack", "aws.lambda").
+// Key returns the section's dotted key ("slack", "aws.lambda"); "" is the
+// document's top level, whose env overrides have no prefix (LISTENPORT).
 func (c *Config) Key() string { return c.key }
 
 // Section returns the config of another section of the same document, for
@@ -69,6 +75,9 @@ func (c *Config) Section(key string) *Config {
 // EnvName is the env variable that overrides sub, a dotted sub-key of this
 // section: EnvName("webhookurl") is "SLACK_WEBHOOKURL".
 func (c *Config) EnvName(sub string) string {
+	if c.key == "" {
+		return strings.ToUpper(strings.ReplaceAll(sub, ".", "_"))
+	}
 	return strings.ToUpper(strings.ReplaceAll(c.key+"."+sub, ".", "_"))
 }
 
@@ -141,11 +150,23 @@ func (c *Config) prepare(t reflect.Type, node *yaml.Node, prefix string) error {
 		if !f.IsExported() {
 			continue
 		}
+		if isInline(f) {
+			ft := f.Type
+			if ft.Kind() == reflect.Struct {
+				if err := c.prepare(ft, node, prefix); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		name := fieldName(f)
 		if name == "" {
 			continue
 		}
-		env := prefix + "_" + strings.ToUpper(name)
+		env := strings.ToUpper(name)
+		if prefix != "" {
+			env = prefix + "_" + env
+		}
 		val := findKey(node, name)
 		ft := f.Type
 		if ft.Kind() == reflect.Pointer {
@@ -174,6 +195,14 @@ func (c *Config) prepare(t reflect.Type, node *yaml.Node, prefix string) error {
 		}
 		s := c.getenv(env)
 		if s == "" {
+			// Falcosidekick writes lists as one comma-separated string
+			// ("to: a@x, b@x"): accept that for a list field.
+			if val != nil && val.Kind == yaml.ScalarNode && ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.String && val.Tag != "!!null" {
+				n, _ := envNode(ft, val.Value)
+				line, col := val.Line, val.Column
+				*val = *n
+				val.Line, val.Column = line, col
+			}
 			continue
 		}
 		n, err := envNode(ft, s)
@@ -187,6 +216,17 @@ func (c *Config) prepare(t reflect.Type, node *yaml.Node, prefix string) error {
 		}
 	}
 	return nil
+}
+
+func isInline(f reflect.StructField) bool {
+	tag := f.Tag.Get("yaml")
+	_, opts, _ := strings.Cut(tag, ",")
+	for _, o := range strings.Split(opts, ",") {
+		if o == "inline" {
+			return true
+		}
+	}
+	return false
 }
 
 func fieldName(f reflect.StructField) string {
@@ -284,6 +324,9 @@ func envNode(t reflect.Type, s string) (*yaml.Node, error) {
 
 // lookup walks a dotted key through nested mappings, case-insensitively.
 func lookup(n *yaml.Node, key string) *yaml.Node {
+	if key == "" {
+		return n
+	}
 	for _, part := range strings.Split(key, ".") {
 		if n == nil || n.Kind != yaml.MappingNode {
 			return nil

@@ -3,6 +3,7 @@ package output
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
@@ -67,6 +68,9 @@ type Env struct {
 	HTTPClient *http.Client
 	// Hostname is the notifier's host name, for outputs that report it.
 	Hostname string
+	// Stdout is where the stdout output writes: os.Stdout in the service,
+	// a buffer in tests.
+	Stdout io.Writer
 }
 
 // Spec is one output kind in the registry

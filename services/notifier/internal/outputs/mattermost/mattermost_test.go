@@ -3,10 +3,13 @@ package mattermost
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +132,24 @@ func TestConfigRequiresWebhook(t *testing.T) {
 	}
 	if _, err := Spec().New(cfg, output.Env{}); err == nil || !strings.Contains(err.Error(), "webhookurl") {
 		t.Fatalf("New: err = %v, want one naming webhookurl", err)
+	}
+}
+
+func TestSendTrustsConfiguredCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := "mattermost:\n  webhookurl: " + srv.URL + "/hooks/x\n"
+	if err := build(t, base).Send(context.Background(), output.Delivery{Alert: testAlert(), Text: "x"}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("unknown CA: err = %v, want a certificate error", err)
+	}
+	if err := build(t, base+"  cacertfile: "+ca+"\n").Send(context.Background(), output.Delivery{Alert: testAlert(), Text: "x"}); err != nil {
+		t.Errorf("with cacertfile: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ package rocketchat
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
@@ -13,12 +14,14 @@ import (
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/slack"
 )
 
-// Config is the "rocketchat" section, with Falcosidekick's keys.
+// Config is the "rocketchat" section, with Falcosidekick's keys; checkcert,
+// certfile, keyfile and cacertfile set TLS for a self-hosted server.
 type Config struct {
-	WebhookURL   output.Secret `yaml:"webhookurl"`
-	Icon         string        `yaml:"icon"`
-	Username     string        `yaml:"username"`
-	OutputFormat string        `yaml:"outputformat"`
+	WebhookURL      output.Secret `yaml:"webhookurl"`
+	Icon            string        `yaml:"icon"`
+	Username        string        `yaml:"username"`
+	OutputFormat    string        `yaml:"outputformat"`
+	output.TLSFiles `yaml:",inline"`
 }
 
 // Validate checks the webhook URL and the output format.
@@ -40,7 +43,11 @@ func New(cfg *output.Config, env output.Env) (output.Output, error) {
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	return &Output{cfg: c, client: env.HTTPClient}, nil
+	client, err := c.TLSFiles.HTTPClient(env, 0)
+	if err != nil {
+		return nil, fmt.Errorf("output %s: %w", cfg.Key(), err)
+	}
+	return &Output{cfg: c, client: client}, nil
 }
 
 // Output posts to one Rocket.Chat webhook. It is safe for concurrent use.

@@ -3,10 +3,13 @@ package rocketchat
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +130,24 @@ func TestSendFailureHidesToken(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cr3tT0k3n") {
 		t.Errorf("error leaks the token: %v", err)
+	}
+}
+
+func TestSendTrustsConfiguredCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := "rocketchat:\n  webhookurl: " + srv.URL + "/hooks/x\n"
+	if err := build(t, base).Send(context.Background(), output.Delivery{Alert: testAlert(), Text: "x"}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("unknown CA: err = %v, want a certificate error", err)
+	}
+	if err := build(t, base+"  cacertfile: "+ca+"\n").Send(context.Background(), output.Delivery{Alert: testAlert(), Text: "x"}); err != nil {
+		t.Errorf("with cacertfile: %v", err)
 	}
 }

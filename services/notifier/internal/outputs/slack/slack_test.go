@@ -276,3 +276,36 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkNewPayload(b *testing.B) {
+	a := testAlert()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = NewPayload(a, a.Output, Options{Username: "Falcosidekick"})
+	}
+}
+
+// BenchmarkSend measures one delivery through a local webhook: payload,
+// JSON, HTTP round trip on 127.0.0.1 with keep-alive.
+func BenchmarkSend(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	cfg, err := output.ParseConfig("slack", "config.yaml", "slack:\n  webhookurl: "+srv.URL+"/services/x\n", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := Spec().New(cfg, output.Env{HTTPClient: srv.Client()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := output.Delivery{Alert: testAlert(), Text: testAlert().Output}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := o.Send(context.Background(), d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

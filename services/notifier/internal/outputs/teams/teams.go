@@ -145,4 +145,3 @@ func (o *Output) Send(ctx context.Context, d output.Delivery) error {
 	req.Header.Set("Content-Type", "application/json")
 	return output.Do(o.client, req, o.cfg.WebhookURL)
 }
-

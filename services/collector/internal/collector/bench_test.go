@@ -1,0 +1,232 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-rt/peregrine/pkg/schema"
+	"github.com/peregrine-rt/peregrine/services/collector/internal/probe"
+	"github.com/peregrine-rt/peregrine/services/collector/internal/record"
+	"github.com/peregrine-rt/peregrine/services/collector/internal/sysno"
+)
+
+// The load generator runs in a child process (this test binary again):
+// the collector ignores its own pid, and the child's CPU time is then
+// its own.
+const loopEnv = "PEREGRINE_BENCH_LOOP" // "<iterations>,<iterations per second or 0>"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(loopEnv); spec != "" {
+		os.Exit(openCloseLoop(spec))
+	}
+	os.Exit(m.Run())
+}
+
+func cpuNs(who int) int64 {
+	var ru unix.Rusage
+	_ = unix.Getrusage(who, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// openCloseLoop opens and closes /dev/null, printing CPU ns per syscall.
+func openCloseLoop(spec string) int {
+	its, rate := 0, 0
+	fmt.Sscanf(spec, "%d,%d", &its, &rate)
+	path := []byte("/dev/null\x00")
+	_ = path
+	start := time.Now()
+	c0 := cpuNs(unix.RUSAGE_SELF)
+	for i := 0; i < its; i++ {
+		fd, err := unix.Openat(unix.AT_FDCWD, "/dev/null", unix.O_RDONLY, 0)
+		if err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		unix.Close(fd)
+		if rate > 0 && i%1000 == 999 {
+			// pace: sleep until the time iteration i is due
+			due := start.Add(time.Duration(float64(i+1) / float64(rate) * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+		}
+	}
+	c1 := cpuNs(unix.RUSAGE_SELF)
+	fmt.Printf("%.1f %d\n", float64(c1-c0)/float64(2*its), time.Since(start).Nanoseconds())
+	return 0
+}
+
+// runLoop runs the child and returns CPU ns per syscall and wall time.
+func runLoop(b *testing.B, its, rate int) (float64, time.Duration) {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d", loopEnv, its, rate))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("loop: %v\n%s", err, out)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 {
+		b.Fatalf("loop output %q", out)
+	}
+	ns, _ := strconv.ParseFloat(f[0], 64)
+	wall, _ := strconv.ParseInt(f[1], 10, 64)
+	return ns, time.Duration(wall)
+}
+
+// rawReader drains the ring and decodes every record, as the collector's
+// reader does before conversion.
+type rawReader struct {
+	p       *probe.Probe
+	records atomic.Uint64
+	cpu0    int64
+	wg      sync.WaitGroup
+}
+
+func startRaw(b *testing.B, o probe.Options) *rawReader {
+	b.Helper()
+	o.IgnorePID = uint32(os.Getpid())
+	p, err := probe.Load(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &rawReader{p: p}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		var raw ringbuf.Record
+		var rec record.Record
+		for {
+			err := p.ReadInto(&raw, time.Now().Add(DefaultReadDeadline))
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			if record.Decode(raw.RawSample, &rec) == nil {
+				r.records.Add(1)
+			}
+		}
+	}()
+	return r
+}
+
+// drain waits until the ring is empty, then stops the reader.
+func (r *rawReader) stop() {
+	for r.p.Pending() > 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(2 * DefaultReadDeadline)
+	r.p.Close()
+	r.wg.Wait()
+}
+
+const benchIterations = 2_000_000 // 4M syscalls, as in NOTES
+
+// BenchmarkOpenClose measures an open+close loop without the probe and
+// with it, in one run, for several capture sets.
+func BenchmarkOpenClose(b *testing.B) {
+	skipUnlessRoot(b)
+	def := sysno.MustParse(sysno.Default)
+	enter := sysno.MustParse(sysno.EnterDefault)
+	cases := []struct {
+		name        string
+		exit, enter []uint32
+	}{
+		{"filter-rejects", nil, nil},
+		{"default-exit-only", def, nil},
+		{"default", def, enter},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				base, _ := runLoop(b, benchIterations, 0)
+				r := startRaw(b, probe.Options{Exit: tc.exit, Enter: tc.enter})
+				c0 := cpuNs(unix.RUSAGE_SELF)
+				with, wall := runLoop(b, benchIterations, 0)
+				r.stop()
+				c1 := cpuNs(unix.RUSAGE_SELF)
+				drops, _ := r.p.KernelDrops()
+				n := float64(r.records.Load())
+				b.ReportMetric(base, "ns/syscall-base")
+				b.ReportMetric(with, "ns/syscall-probe")
+				b.ReportMetric(with/base, "slowdown")
+				b.ReportMetric(n/wall.Seconds(), "events/s")
+				b.ReportMetric(float64(drops), "drops")
+				if n > 0 {
+					b.ReportMetric(float64(c1-c0)/n, "reader-cpu-ns/event")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDelivery paces the loop to a target event rate (3 records per
+// iteration with the default set: openat enter and exit, close exit) and
+// counts what reaches user space with a 16 MiB ring.
+func BenchmarkDelivery(b *testing.B) {
+	skipUnlessRoot(b)
+	def := sysno.MustParse(sysno.Default)
+	enter := sysno.MustParse(sysno.EnterDefault)
+	for _, rate := range []int{500_000, 0} {
+		name := fmt.Sprintf("events-per-s=%d", rate)
+		if rate == 0 {
+			name = "events-per-s=max"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				r := startRaw(b, probe.Options{RingSize: 16 << 20, Exit: def, Enter: enter})
+				c0 := cpuNs(unix.RUSAGE_SELF)
+				_, wall := runLoop(b, benchIterations, rate/3)
+				r.stop()
+				c1 := cpuNs(unix.RUSAGE_SELF)
+				drops, _ := r.p.KernelDrops()
+				n := float64(r.records.Load())
+				b.ReportMetric(n/wall.Seconds(), "events/s")
+				b.ReportMetric(float64(drops), "drops")
+				b.ReportMetric(float64(c1-c0)/n, "reader-cpu-ns/event")
+			}
+		})
+	}
+}
+
+// BenchmarkPipeline runs the whole collector (decode, tables, conversion,
+// batching; no publishing) against the unpaced loop.
+func BenchmarkPipeline(b *testing.B) {
+	skipUnlessRoot(b)
+	for b.Loop() {
+		c, err := New(Config{NoPublish: true, OnBatch: func(*schema.Batch) {}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		<-c.Ready()
+		s0 := c.Stats()
+		c0 := cpuNs(unix.RUSAGE_SELF)
+		_, wall := runLoop(b, benchIterations, 0)
+		time.Sleep(200 * time.Millisecond)
+		c1 := cpuNs(unix.RUSAGE_SELF)
+		s1 := c.Stats()
+		cancel()
+		<-done
+		ev := float64(s1.Events - s0.Events)
+		b.ReportMetric(ev/wall.Seconds(), "events/s")
+		b.ReportMetric(float64(s1.KernelDrops-s0.KernelDrops), "drops")
+		b.ReportMetric(float64(c1-c0)/ev, "cpu-ns/event")
+	}
+}

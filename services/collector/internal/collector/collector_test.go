@@ -1,0 +1,181 @@
+package collector
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/peregrine-rt/peregrine/pkg/schema"
+	"github.com/peregrine-rt/peregrine/services/collector/internal/procfs"
+)
+
+func run(t *testing.T, name string, args ...string) int64 {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %q: %v\n%s", name, args, err, out.String())
+	}
+	return int64(cmd.Process.Pid)
+}
+
+func selfComm(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func TestOpenatShadow(t *testing.T) {
+	_, s := startCollector(t, Config{NoPublish: true})
+	pid := run(t, "cat", "/etc/shadow")
+	r := s.wait(t, "openat /etc/shadow", func(r *schema.Record) bool {
+		name, _ := argStr(r, "name")
+		return r.Event.Type == schema.EventOpenat && isExit(r) && r.Proc != nil && r.Proc.Pid == pid && name == "/etc/shadow"
+	})
+	if r.Event.Res < 0 {
+		t.Errorf("res %d, want an fd", r.Event.Res)
+	}
+	flags, _ := argInt(&r, "flags")
+	if flags&3 != 0 { // O_RDONLY
+		t.Errorf("flags %#o, want read-only", flags)
+	}
+	if r.Event.FD == nil || r.Event.FD.Num < 0 || r.Event.FD.Name != "/etc/shadow" || r.Event.FD.Type != 'f' {
+		t.Errorf("fd %+v", r.Event.FD)
+	}
+	p := r.Proc
+	if p.Comm != "cat" {
+		t.Errorf("proc.name %q, want cat", p.Comm)
+	}
+	if len(p.Ancestors) == 0 || p.Ancestors[0].Pid != int64(os.Getpid()) || p.Ancestors[0].Comm != selfComm(t) {
+		t.Fatalf("ancestors %+v, want the test (%d %s) first", p.Ancestors, os.Getpid(), selfComm(t))
+	}
+	if p.Ppid != int64(os.Getpid()) {
+		t.Errorf("ppid %d", p.Ppid)
+	}
+	if p.User != "root" || p.ContainerID != schema.HostContainerID {
+		t.Errorf("user %q container %q", p.User, p.ContainerID)
+	}
+	if len(p.Ancestors) < 2 {
+		t.Errorf("only %d ancestors", len(p.Ancestors))
+	}
+	// the enter event comes first, with fd -1
+	s.wait(t, "openat enter", func(r *schema.Record) bool {
+		name, _ := argStr(r, "name")
+		return r.Event.Type == schema.EventOpenat && !isExit(r) && r.Proc != nil && r.Proc.Pid == pid &&
+			name == "/etc/shadow" && r.Event.FD != nil && r.Event.FD.Num == -1
+	})
+}
+
+func TestExecveArgvExe(t *testing.T) {
+	_, s := startCollector(t, Config{NoPublish: true})
+	marker := fmt.Sprintf("marker-%d", os.Getpid())
+	pid := run(t, "/bin/echo", "hello", marker)
+	r := s.wait(t, "execve echo", func(r *schema.Record) bool {
+		return r.Event.Type == schema.EventExecve && r.Proc != nil && r.Proc.Pid == pid
+	})
+	if r.Event.Res != 0 {
+		t.Errorf("res %d", r.Event.Res)
+	}
+	p := r.Proc
+	if p.Exe != "/bin/echo" || strings.Join(p.Args, " ") != "hello "+marker || p.Comm != "echo" {
+		t.Errorf("exe %q args %q comm %q", p.Exe, p.Args, p.Comm)
+	}
+	want, _ := filepath.EvalSymlinks("/bin/echo")
+	if p.ExePath != want {
+		t.Errorf("exepath %q, want %q", p.ExePath, want)
+	}
+	if a, _ := argStr(&r, "args"); a != "hello\x00"+marker {
+		t.Errorf("args param %q", a)
+	}
+	if f, _ := argStr(&r, "filename"); f != "/bin/echo" {
+		t.Errorf("filename %q", f)
+	}
+	if len(p.Ancestors) == 0 || p.Ancestors[0].Pid != int64(os.Getpid()) {
+		t.Errorf("ancestors %+v", p.Ancestors)
+	}
+}
+
+func TestConnectTuple(t *testing.T) {
+	_, s := startCollector(t, Config{NoPublish: true})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	pid := run(t, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d", port))
+	r := s.wait(t, "connect", func(r *schema.Record) bool {
+		return r.Event.Type == schema.EventConnect && isExit(r) && r.Proc != nil && r.Proc.Pid == pid
+	})
+	if r.Event.Res != 0 {
+		t.Errorf("res %d", r.Event.Res)
+	}
+	raw, _ := argStr(&r, "tuple")
+	tu, err := schema.ParseTuple(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo := netip.MustParseAddr("127.0.0.1")
+	if tu.Family != schema.AFInet || tu.DstIP != lo || tu.DstPort != uint16(port) || tu.SrcIP != lo || tu.SrcPort == 0 {
+		t.Errorf("tuple %+v", tu)
+	}
+	fd := r.Event.FD
+	if fd == nil || fd.Type != '4' || fd.ServerPort != uint16(port) || fd.Role != schema.RoleClient ||
+		fd.Name != fmt.Sprintf("127.0.0.1:%d->127.0.0.1:%d", tu.SrcPort, port) {
+		t.Errorf("fd %+v", fd)
+	}
+	if sa, _ := argStr(&r, "addr"); sa != (schema.Sockaddr{Family: schema.AFInet, IP: lo, Port: uint16(port)}).Bytes() {
+		t.Errorf("addr %q", sa)
+	}
+}
+
+func TestNamespaces(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	_, s := startCollector(t, Config{NoPublish: true})
+	f := filepath.Join(t.TempDir(), "in-namespaces")
+	if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "unshare", "--pid", "--fork", "--mount", "--net", "cat", f)
+	r := s.wait(t, "openat in namespaces", func(r *schema.Record) bool {
+		name, _ := argStr(r, "name")
+		return r.Event.Type == schema.EventOpenat && isExit(r) && name == f && r.Proc != nil
+	})
+	self, err := procfs.FS("/proc").Read(int64(os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := r.Proc.NS
+	if ns.Pid == self.NS[0] || ns.Mnt == self.NS[1] || ns.Net == self.NS[2] {
+		t.Errorf("namespaces %+v, host %v: want pid, mnt and net to differ", ns, self.NS)
+	}
+	if ns.User != self.NS[3] || ns.UTS != self.NS[4] {
+		t.Errorf("user/uts ns %+v changed, host %v", ns, self.NS)
+	}
+	if r.Proc.Vpid != 1 {
+		t.Errorf("vpid %d, want 1 (init of the new pid namespace)", r.Proc.Vpid)
+	}
+	if r.Proc.Comm != "cat" {
+		t.Errorf("comm %q", r.Proc.Comm)
+	}
+}

@@ -1,0 +1,152 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Dockerd is a dockerd started for one test.
+type Dockerd struct {
+	Socket string
+	Dir    string
+}
+
+// hostPaths are written by the runtimes whatever their roots; a test
+// removes the ones that did not exist before it.
+var hostPaths = []string{"/etc/docker/key.json", "/etc/docker", "/run/docker", "/run/containerd", "/run/netns", "/var/lib/cni", "/run/runc"}
+
+func cleanHostPaths(t testing.TB) {
+	t.Helper()
+	var fresh []string
+	for _, p := range hostPaths {
+		if _, err := os.Lstat(p); os.IsNotExist(err) {
+			fresh = append(fresh, p)
+		}
+	}
+	t.Cleanup(func() {
+		for _, p := range fresh {
+			_ = os.RemoveAll(p)
+		}
+	})
+}
+
+// StartDockerd starts dockerd with its own roots and socket under a
+// temporary directory (no bridge, no iptables) and stops it by pid at the
+// end of the test. It skips t when dockerd or docker is missing.
+func StartDockerd(t testing.TB) *Dockerd {
+	t.Helper()
+	Need(t, "dockerd", "docker", "containerd", "runc")
+	cleanHostPaths(t)
+	dir, err := os.MkdirTemp("", "peregrine-dockerd-")
+	must(t, err)
+	d := &Dockerd{Socket: filepath.Join(dir, "docker.sock"), Dir: dir}
+	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
+	must(t, err)
+	cmd := exec.Command("dockerd",
+		"--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "dockerd.pid"),
+		"-H", "unix://"+d.Socket,
+		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
+		"--storage-driver=vfs", "--log-level=warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	must(t, cmd.Start())
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		logf.Close()
+		// vfs layers of containers can hold mounts; unmount before removing.
+		_ = exec.Command("umount", "-R", filepath.Join(dir, "exec")).Run()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
+			t.Logf("dockerd log:\n%s", tail(string(b), 3000))
+		}
+		_ = os.RemoveAll(dir)
+	})
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", d.Socket)
+	}}, Timeout: time.Second}
+	for i := 0; ; i++ {
+		resp, err := hc.Get("http://docker/_ping")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case <-done:
+			b, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
+			t.Fatalf("dockerd exited: %s", tail(string(b), 2000))
+		default:
+		}
+		if i > 300 {
+			t.Fatalf("dockerd did not answer on %s within 30s", d.Socket)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return d
+}
+
+// Docker runs the docker CLI against d and returns its trimmed stdout.
+func (d *Dockerd) Docker(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := d.TryDocker(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TryDocker is [Dockerd.Docker] returning the error.
+func (d *Dockerd) TryDocker(args ...string) (string, error) {
+	cmd := exec.Command("docker", append([]string{"-H", "unix://" + d.Socket}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Pid returns the host pid of a running container's init process.
+func (d *Dockerd) Pid(t testing.TB, id string) int {
+	t.Helper()
+	pid, err := strconv.Atoi(d.Docker(t, "inspect", "-f", "{{.State.Pid}}", id))
+	must(t, err)
+	return pid
+}
+
+// Cgroup returns the content of /proc/<pid>/cgroup.
+func Cgroup(t testing.TB, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	must(t, err)
+	return string(b)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}

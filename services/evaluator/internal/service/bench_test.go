@@ -1,0 +1,299 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/peregrine-rt/peregrine/pkg/bus"
+	"github.com/peregrine-rt/peregrine/pkg/schema"
+
+	"github.com/peregrine-rt/peregrine/services/evaluator/internal/dropalert"
+	"github.com/peregrine-rt/peregrine/services/evaluator/internal/evaluate"
+	"github.com/peregrine-rt/peregrine/services/evaluator/internal/metrics"
+	"github.com/peregrine-rt/peregrine/services/evaluator/internal/ruleset"
+)
+
+// eventsPerBatch is what the collector sends by default per message.
+const eventsPerBatch = 256
+
+// mixBatch is a realistic batch: a shell session and a few daemons doing
+// what hosts mostly do (opens of libraries and config files, closes,
+// connects, execs of common tools), with one sensitive read in every
+// 200 events so that alerts are published too.
+func mixBatch(node string, seq uint64, n int) *schema.Batch {
+	anc := []schema.Ancestor{
+		{Pid: 900, Comm: "bash", Exe: "-bash", ExePath: "/usr/bin/bash"},
+		{Pid: 800, Comm: "sshd", Exe: "sshd", ExePath: "/usr/sbin/sshd", Args: []string{"-D"}},
+		{Pid: 1, Comm: "systemd", Exe: "/sbin/init", ExePath: "/usr/lib/systemd/systemd"},
+	}
+	procs := []schema.Process{
+		{Pid: 1001, Comm: "cat", Exe: "cat", ExePath: "/usr/bin/cat", Args: []string{"/etc/shadow"}},
+		{Pid: 1002, Comm: "nginx", Exe: "nginx", ExePath: "/usr/sbin/nginx", Args: []string{"-g", "daemon off;"}},
+		{Pid: 1003, Comm: "python3", Exe: "python3", ExePath: "/usr/bin/python3.11", Args: []string{"app.py"}},
+		{Pid: 1004, Comm: "ls", Exe: "ls", ExePath: "/usr/bin/ls", Args: []string{"-la", "/var/log"}},
+		{Pid: 1005, Comm: "curl", Exe: "curl", ExePath: "/usr/bin/curl", Args: []string{"https://example.com"}},
+	}
+	b := &schema.Batch{Version: schema.Version, Node: node, BootID: "bench", Seq: seq}
+	for i := range procs {
+		p := &procs[i]
+		p.Ppid, p.Vpid, p.User, p.Group, p.LoginUID, p.Cwd = 900, p.Pid, "root", "root", 1000, "/root/"
+		p.ContainerID, p.Ancestors, p.Env = schema.HostContainerID, anc, []string{"PATH=/usr/bin:/bin", "HOME=/root"}
+		b.Procs = append(b.Procs, *p)
+	}
+	files := []string{"/etc/ld.so.cache", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/etc/hosts", "/etc/nsswitch.conf",
+		"/var/log/nginx/access.log", "/usr/share/zoneinfo/UTC", "/proc/self/status", "/etc/passwd"}
+	ts := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).UnixNano() + int64(seq)*int64(time.Millisecond)
+	I, S := schema.IntArg, schema.StrArg
+	for i := range n {
+		e := schema.Event{Num: seq*uint64(n) + uint64(i), Ts: ts + int64(i), CPU: uint16(i % 2), Res: 3}
+		p := int32(1 + i%4)
+		switch {
+		case i%200 == 0: // cat /etc/shadow: Read sensitive file untrusted
+			p = 0
+			e.Type = schema.EventOpenat
+			e.Args = []schema.Arg{I(-100), S("/etc/shadow"), I(0), I(0), I(2049), I(131090)}
+			e.FD = &schema.FD{Num: 3, Type: 'f', Name: "/etc/shadow"}
+		case i%10 < 5:
+			f := files[i%len(files)]
+			e.Type = schema.EventOpenat
+			e.Args = []schema.Arg{I(-100), S(f), I(0o2000000), I(0), I(2049), I(int64(1000 + i))}
+			e.FD = &schema.FD{Num: 3, Type: 'f', Name: f}
+		case i%10 < 7:
+			e.Type, e.Res = schema.EventClose, 0
+			e.Args = []schema.Arg{I(3)}
+		case i%10 < 9:
+			e.Type, e.Res = schema.EventConnect, 0
+			e.Args = []schema.Arg{I(4), S(""), S("")}
+			e.FD = &schema.FD{Num: 4, Type: '4', Name: "10.0.0.5:40000->93.184.216.34:443", Family: 2, L4: 6,
+				Role: schema.RoleClient, Connected: true}
+		default:
+			e.Type, e.Res = schema.EventExecve, 0
+			p = 4
+		}
+		e.Proc, e.Tid = p, b.Procs[p].Pid
+		b.Events = append(b.Events, e)
+	}
+	return b
+}
+
+// Rule sets of the benchmarks: the embedded stable rules alone, or with
+// the upstream incubating and sandbox files after them (93 rules, 81
+// enabled), which makes evaluation the larger part of a batch's cost.
+var benchRules = map[string]ruleset.Source{
+	"stable": {LocalPath: "/nonexistent/rules.local.yaml"},
+	"all": {Paths: []string{"../defaultrules/falco_rules.yaml", "../../testdata/upstream/falco-incubating_rules.yaml",
+		"../../testdata/upstream/falco-sandbox_rules.yaml"}},
+}
+
+// replica is one service instance on its own connection.
+func (e *env) replica(b *testing.B, src ruleset.Source, workers int) (*Service, func()) {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	conn, err := bus.Connect(ctx, Stage, bus.WithURL(e.url))
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rs, err := ruleset.New(src, log, ruleset.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev, err := evaluate.New("", dropalert.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(conn, rs, ev, metrics.New(), log, Options{Stream: schema.StreamEnriched, Input: schema.SubjectEnrichedAll,
+		Consumer: "evaluator", Batch: 16, Workers: workers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	return s, func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+		conn.Close()
+	}
+}
+
+// prefill publishes n mix batches on events.enriched.node1.
+func (e *env) prefill(b *testing.B, n int) {
+	b.Helper()
+	pub, err := bus.NewPublisher(e.conn, bus.PublisherOptions{Window: 256})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range n {
+		mb := mixBatch("node1", uint64(i), eventsPerBatch)
+		data, err := schema.Marshal(mb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pub.Publish(ctx, schema.EnrichedSubject("node1"), data, schema.BatchMsgID(mb), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := pub.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkServiceThroughput drains a stream pre-filled with b.N batches
+// of 256 mixed events with one or two replicas sharing the durable
+// consumer (one worker each), each on its own connection as separate
+// processes would be. events/s is the figure to compare; 2 replicas vs 1
+// is the scaling. The server runs in the same process, on the same two
+// cores.
+func BenchmarkServiceThroughput(b *testing.B) {
+	for _, rules := range []string{"stable", "all"} {
+		for _, replicas := range []int{1, 2} {
+			b.Run(fmt.Sprintf("rules=%s/replicas=%d", rules, replicas), func(b *testing.B) {
+				benchThroughput(b, benchRules[rules], replicas)
+			})
+		}
+	}
+}
+
+func benchThroughput(b *testing.B, src ruleset.Source, replicas int) {
+	e := newEnv(b)
+	e.prefill(b, b.N)
+	var stops []func()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime(b)
+	for range replicas {
+		_, stop := e.replica(b, src, 1)
+		stops = append(stops, stop)
+	}
+	e.drained(b, schema.StreamEnriched)
+	elapsed, cpu := time.Since(start), cpuTime(b)-cpu0
+	b.StopTimer()
+	for _, stop := range stops {
+		stop()
+	}
+	events := float64(b.N * eventsPerBatch)
+	b.ReportMetric(events/elapsed.Seconds(), "events/s")
+	// On a shared machine wall time measures the CPU share the process
+	// got as much as the code; CPU time per event (server, replicas and
+	// all) tells whether a second replica adds work, and cores says how
+	// much CPU the run had.
+	b.ReportMetric(float64(cpu.Nanoseconds())/events, "cpu-ns/event")
+	b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores")
+}
+
+// cpuTime is the CPU time, user and system, used by this process so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkEvaluate is the evaluation alone, one goroutine, no bus: the
+// ceiling a replica's worker can reach.
+func BenchmarkEvaluate(b *testing.B) {
+	for _, rules := range []string{"stable", "all"} {
+		b.Run("rules="+rules, func(b *testing.B) { benchEvaluate(b, benchRules[rules]) })
+	}
+}
+
+func benchEvaluate(b *testing.B, src ruleset.Source) {
+	set, err := ruleset.Load(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev, err := evaluate.New("", dropalert.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := ev.NewWorker()
+	mb := mixBatch("node1", 1, eventsPerBatch)
+	alerts := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for range b.N {
+		w.Batch(set.Engine, mb, "bench", func(evaluate.Alert) { alerts++ })
+	}
+	cpu := cpuTime(b) - cpu0
+	b.ReportMetric(float64(b.N*eventsPerBatch)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*eventsPerBatch), "cpu-ns/event")
+	b.ReportMetric(float64(alerts)/float64(b.N), "alerts/batch")
+}
+
+// BenchmarkLatency publishes b.N batches, each with one alerting event,
+// one at a time as a collector at low load would, and measures the time
+// from the publish on events.enriched to the alert's arrival on alerts.>.
+func BenchmarkLatency(b *testing.B) {
+	e := newEnv(b)
+	_, stop := e.replica(b, benchRules["stable"], 2)
+	defer stop()
+
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var lat []time.Duration
+	got := make(chan struct{}, 1)
+	sub, err := e.conn.NC.Subscribe(schema.SubjectAlertsAll, func(m *nats.Msg) {
+		now := time.Now()
+		id := m.Header.Get(schema.HeaderMsgID)
+		mu.Lock()
+		defer mu.Unlock()
+		for bid, t0 := range sent {
+			if len(id) > len(bid) && id[:len(bid)] == bid && id[len(bid)] == ':' {
+				lat = append(lat, now.Sub(t0))
+				delete(sent, bid)
+				select {
+				case got <- struct{}{}:
+				default:
+				}
+				return
+			}
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		mb := mixBatch("node1", uint64(i), 8) // event 0 alerts
+		data, err := schema.Marshal(mb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := schema.BatchMsgID(mb)
+		m := &nats.Msg{Subject: schema.EnrichedSubject("node1"), Data: data, Header: nats.Header{}}
+		m.Header.Set(schema.HeaderMsgID, id)
+		mu.Lock()
+		sent[id] = time.Now()
+		mu.Unlock()
+		if _, err := e.conn.JS.PublishMsg(ctx, m); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-got:
+		case <-time.After(waitLimit):
+			b.Fatalf("no alert for batch %d within %v", i, waitLimit)
+		}
+	}
+	b.StopTimer()
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
+	b.ReportMetric(q(0.5), "p50-us")
+	b.ReportMetric(q(0.99), "p99-us")
+}
