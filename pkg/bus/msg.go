@@ -104,6 +104,9 @@ func (m *Msg) DeadLetter(ctx context.Context, cause error) error {
 	}
 	h.Set(schema.HeaderError, reason)
 	h.Set(schema.HeaderOrigSubject, m.Subject)
+	if id := m.Header.Get(schema.HeaderMsgID); id != "" {
+		h.Set(schema.HeaderOrigMsgID, id)
+	}
 	if md, err := m.raw.Metadata(); err == nil {
 		h.Set(schema.HeaderMsgID, "dl-"+md.Stream+"-"+strconv.FormatUint(md.Sequence.Stream, 10))
 	} else {

@@ -246,3 +246,36 @@ func TestPublishSurvivesRestart(t *testing.T) {
 	}
 	t.Logf("stats after the outage: %+v", s)
 }
+
+// TestPublishConnClosedReports closes the connection with messages in the
+// window: each is reported as failed, none waits forever.
+func TestPublishConnClosedReports(t *testing.T) {
+	env := newEnv(t)
+	env.ensureStreams(t)
+	p := newPublisher(t, env.conn, PublisherOptions{AckTimeout: 200 * time.Millisecond})
+	bustest.Stop(t, env.srv)
+	ctx := testContext(t)
+	for k := range 3 {
+		if err := p.Publish(ctx, schema.RawSubject("n"), []byte("x"), fmt.Sprint(k), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.conn.Close()
+	err := p.Flush(ctx)
+	if !errors.Is(err, ErrPublishFailed) {
+		t.Fatalf("Flush: got %v, want %v", err, ErrPublishFailed)
+	}
+	var ids []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var pe *PublishError
+		if errors.As(e, &pe) {
+			ids = append(ids, pe.MsgID)
+		}
+	}
+	if diff := cmp.Diff([]string{"0", "1", "2"}, sortStrings(ids)); diff != "" {
+		t.Errorf("failed ids (-want +got):\n%s", diff)
+	}
+	if s := p.Stats(); s.Failed != 3 || s.Pending != 0 {
+		t.Errorf("stats %+v, want 3 failed, none pending", s)
+	}
+}

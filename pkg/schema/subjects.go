@@ -24,6 +24,7 @@ const (
 	HeaderSchemaVersion = "Peregrine-Schema"
 	HeaderError         = "Peregrine-Error"   // dead letters: why it was rejected
 	HeaderOrigSubject   = "Peregrine-Subject" // dead letters: where it came from
+	HeaderOrigMsgID     = "Peregrine-Msg-Id"  // dead letters: the original Nats-Msg-Id, for replay
 )
 
 // RawSubject is the subject a collector on node publishes to.
@@ -37,8 +38,16 @@ func AlertSubject(p Priority, rule string) string {
 	return "alerts." + strings.ToLower(p.String()) + "." + RuleSlug(rule)
 }
 
-// DeadLetterSubject is where stage puts messages it cannot decode.
-func DeadLetterSubject(stage string) string { return "deadletter." + SubjectToken(stage) }
+// DeadLetterSubject is where stage puts messages it cannot process. A
+// dotted stage ("notifier.slack") gives one token per part:
+// deadletter.notifier.slack.
+func DeadLetterSubject(stage string) string {
+	parts := strings.Split(stage, ".")
+	for i, p := range parts {
+		parts[i] = SubjectToken(p)
+	}
+	return "deadletter." + strings.Join(parts, ".")
+}
 
 // RuleSlug lower-cases name and replaces each run of characters outside
 // [a-z0-9] with one "_": "Read sensitive file untrusted" becomes
