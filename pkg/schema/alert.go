@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -103,7 +104,8 @@ type alertJSON struct {
 	Time         string         `json:"time"`
 }
 
-// MarshalJSON writes the alert as Falco does.
+// MarshalJSON writes the alert as Falco does. Call it directly (not through
+// json.Marshal, which HTML-escapes the result again) to keep "<NA>" literal.
 func (a Alert) MarshalJSON() ([]byte, error) {
 	tags := a.Tags
 	if tags == nil {
@@ -113,10 +115,18 @@ func (a Alert) MarshalJSON() ([]byte, error) {
 	if fields == nil {
 		fields = map[string]any{}
 	}
-	return json.Marshal(alertJSON{
+	// Falco writes "<NA>" and "->" literally: no HTML escaping.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(alertJSON{
 		Hostname: a.Hostname, Output: a.Output, OutputFields: fields, Priority: a.Priority,
 		Rule: a.Rule, Source: a.Source, Tags: tags, Time: a.Time.UTC().Format(AlertTimeLayout),
 	})
+	if err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // UnmarshalJSON reads Falco's JSON alert. Numbers in output_fields decode as

@@ -10,6 +10,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -51,5 +53,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "evaluator: unknown command %q\n%s", cmd, usage)
+	return exitUsage
+}
+
+// usageExit is the exit code after a flag parse error: 0 for -h, which
+// flag has answered with the usage, 2 otherwise.
+func usageExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
 	return exitUsage
 }

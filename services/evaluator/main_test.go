@@ -56,6 +56,7 @@ func TestValidate(t *testing.T) {
 		{name: "missing file", args: []string{"-r", "testdata/nosuch.yaml"}, wantCode: 1,
 			wantErrLines: []string{"testdata/nosuch.yaml: cannot read rule file: no such file or directory"}},
 		{name: "unknown flag", args: []string{"--nosuch"}, wantCode: 2},
+		{name: "help", args: []string{"-h"}, wantCode: 0},
 	}
 	issueLine := regexp.MustCompile(`^[^:]+:\d+:\d+: \S`)
 	for _, tt := range tests {

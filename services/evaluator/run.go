@@ -34,7 +34,7 @@ func runCmd(args []string, stderr io.Writer) int {
 	cfg.RegisterRun(fs)
 	pos, err := config.Parse(fs, args)
 	if err != nil {
-		return exitUsage
+		return usageExit(err)
 	}
 	if len(pos) > 0 {
 		fmt.Fprintf(stderr, "evaluator run: unexpected argument %q (rule files go after -r)\n", pos[0])

@@ -28,7 +28,7 @@ func testCmd(args []string, stdout, stderr io.Writer) int {
 	hostname := fs.String("hostname", "", "alerts' hostname (default: the record's node; for flat events their evt.hostname, else this host)")
 	pos, err := config.Parse(fs, args)
 	if err != nil {
-		return exitUsage
+		return usageExit(err)
 	}
 	files = append(files, pos...)
 	if *events == "" {

@@ -22,7 +22,7 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	config.RegisterRules(fs, &files)
 	pos, err := config.Parse(fs, args)
 	if err != nil {
-		return exitUsage
+		return usageExit(err)
 	}
 	files = append(files, pos...)
 	set, err := ruleset.Load(ruleset.Source{Paths: files})

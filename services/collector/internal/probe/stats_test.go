@@ -1,9 +1,13 @@
 package probe
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"strconv"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
 	"testing"
 
 	"github.com/peregrine-rt/peregrine/services/collector/internal/sysno"
@@ -30,10 +34,24 @@ func TestProgramCost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// drain the ring, or failed (cheap) writes would be measured
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			var rec ringbuf.Record
+			for {
+				err := p.ReadInto(&rec, time.Now().Add(50*time.Millisecond))
+				if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+					return
+				}
+			}
+		}()
 		out, err := exec.Command(loop, "500000").CombinedOutput()
 		if err != nil {
 			t.Fatal(err)
 		}
+		drops, _ := p.KernelDrops()
+		t.Logf("%s: kernel drops %d", tc.name, drops)
 		st, _ := p.ProgramStats()
 		for _, n := range []string{"sys_enter", "sys_exit"} {
 			s := st[n]
@@ -42,5 +60,6 @@ func TestProgramCost(t *testing.T) {
 			}
 		}
 		p.Close()
+		<-done
 	}
 }

@@ -56,4 +56,3 @@ func batch(node string, seq uint64, p schema.Process, n int) *schema.Batch {
 	}
 	return b
 }
-

@@ -15,8 +15,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -63,12 +63,12 @@ const (
 // once [New] returns.
 type Index struct {
 	factories []informers.SharedInformerFactory
-	pods    cache.SharedIndexInformer
-	rs      cache.SharedIndexInformer
-	ns      cache.SharedIndexInformer
-	log     *slog.Logger
-	synced  atomic.Bool
-	failing atomic.Bool
+	pods      cache.SharedIndexInformer
+	rs        cache.SharedIndexInformer
+	ns        cache.SharedIndexInformer
+	log       *slog.Logger
+	synced    atomic.Bool
+	failing   atomic.Bool
 }
 
 // New sets up informers on cs. When node is not empty only that node's

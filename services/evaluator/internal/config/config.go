@@ -134,7 +134,7 @@ func (f *Files) Set(s string) error {
 
 // RegisterRun adds the flags of `evaluator run` to fs, writing into c.
 func (c *Config) RegisterRun(fs *flag.FlagSet) {
-	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "NATS server URL (default from NATS_URL)")
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "NATS server URL; $NATS_URL sets the default")
 	fs.StringVar(&c.Input, "input", c.Input, "subject filter to consume: events.enriched.> or, without an enricher, events.raw.>")
 	RegisterRules(fs, (*Files)(&c.Rules))
 	fs.StringVar(&c.RuleMatching, "rule-matching", c.RuleMatching, "first: one alert per event, for the first matching rule; all: every matching rule")

@@ -74,7 +74,7 @@ func (w *Worker) onMatch(r *rules.Rule) {
 	w.emit(Alert{Subject: schema.AlertSubject(a.Priority, a.Rule), MsgID: MsgID(w.batchID, w.index, a.Rule), Event: w.index, Alert: a})
 }
 
-// Batch evaluates every event of b against set and calls emit for each
+// Batch evaluates every event of b against eng and calls emit for each
 // alert, in event order. batchID is the batch's bus message id, the base
 // of the alerts' ids. It returns the number of events evaluated.
 func (w *Worker) Batch(eng *rules.Engine, b *schema.Batch, batchID string, emit func(Alert)) int {

@@ -50,7 +50,7 @@ func testBatch() *schema.Batch {
 
 type got struct {
 	Subject, MsgID, Host string
-	Event              int
+	Event                int
 }
 
 func TestBatch(t *testing.T) {

@@ -12,7 +12,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -253,7 +252,7 @@ func (w *worker) evaluate(ctx context.Context, m *bus.Msg, b *schema.Batch) (int
 	s.m.EvalSeconds.Observe(time.Since(start).Seconds())
 	s.m.Events.Add(float64(n))
 	for i, a := range alerts {
-		data, err := json.Marshal(a.Alert)
+		data, err := a.Alert.MarshalJSON()
 		if err != nil {
 			// Only an output field of an unencodable type gets here: a bug,
 			// but not a reason to stall the stream.

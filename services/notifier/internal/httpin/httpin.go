@@ -120,7 +120,7 @@ func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
 
 // publish re-encodes a as Falco JSON (normalising its time) and publishes it.
 func (s *Server) publish(ctx context.Context, a *schema.Alert, id string, extra nats.Header) error {
-	data, err := json.Marshal(a)
+	data, err := a.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("encode alert: %w", err)
 	}

@@ -9,7 +9,6 @@ package file
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"sync"
@@ -57,7 +56,7 @@ func (f *File) Name() string { return "file" }
 // attempt opens it again (the file may have been rotated or its disk
 // remounted).
 func (f *File) Send(_ context.Context, d output.Delivery) error {
-	line, err := json.Marshal(d.Alert)
+	line, err := d.Alert.MarshalJSON()
 	if err != nil {
 		return output.Permanent(fmt.Errorf("file: encode alert %s: %w", d.ID, err))
 	}

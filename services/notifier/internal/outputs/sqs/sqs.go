@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -90,7 +89,7 @@ func (o *Output) Name() string { return "awssqs" }
 // Send sends the message. The SDK checks the MD5 SQS returns against the
 // body, so a mangled message is an error, retried.
 func (o *Output) Send(ctx context.Context, d output.Delivery) error {
-	body, err := json.Marshal(d.Alert)
+	body, err := d.Alert.MarshalJSON()
 	if err != nil {
 		return output.Permanent(fmt.Errorf("sqs %s: encode alert: %w", o.cfg.URL, err))
 	}

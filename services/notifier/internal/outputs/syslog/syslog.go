@@ -16,7 +16,6 @@ package syslog
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"strconv"
@@ -165,7 +164,7 @@ func (s *Syslog) format(d output.Delivery) ([]byte, error) {
 	msgid := printable(d.ID, 32)
 	var body []byte
 	if s.cfg.Format == "json" {
-		b, err := json.Marshal(a)
+		b, err := a.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("syslog: encode alert %s: %w", d.ID, err)
 		}

@@ -17,7 +17,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -106,7 +105,7 @@ func (w *Webhook) Name() string { return "webhook" }
 
 // Send posts the alert. A 4xx answer other than 408 and 429 is permanent.
 func (w *Webhook) Send(ctx context.Context, d output.Delivery) error {
-	body, err := json.Marshal(d.Alert)
+	body, err := d.Alert.MarshalJSON()
 	if err != nil {
 		return output.Permanent(fmt.Errorf("webhook: encode alert %s: %w", d.ID, err))
 	}
