@@ -35,7 +35,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* drops map slots */
 #define DROP_RINGBUF 0
+#define DROP_COMPAT 1 /* 32-bit syscalls, not decoded (other numbering) */
 #define DROP_MAX 2
+
+#define TS_COMPAT_ 0x0002 /* x86 thread_info.status: in a 32-bit syscall */
 
 /* Scratch layout: items start below OFF_LIM and hold at most ITEM_MAX
  * bytes, so every write stays below OFF_LIM + 4 + ITEM_MAX. */
@@ -530,13 +533,18 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	__u32 nr;
 
 	nr = (__u32)regs->orig_ax; /* direct load: this runs for every syscall */
+	t = bpf_get_current_task_btf();
+	if (t->thread_info.status & TS_COMPAT_) {
+		/* ia32 numbers mean other syscalls: count, never misdecode */
+		drop(DROP_COMPAT);
+		return 0;
+	}
 	if (!interested(nr, INT_EXIT))
 		return 0;
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
 	if (!writer(&w, SCRATCH_EXIT))
 		return 0;
-	t = bpf_get_current_task_btf();
 	h = (void *)w.buf;
 	fill_hdr(h, t, REC_SYS_EXIT, nr);
 	h->ret = ret;
@@ -687,6 +695,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 
 	if (!interested(nr, INT_ENTER))
 		return 0;
+	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT_)
+		return 0; /* counted at sys_exit */
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
 	if (!writer(&w, SCRATCH_ENTER))

@@ -19,7 +19,10 @@ type operand struct {
 	f     *fields.Field
 	typ   fields.Type // after transformers
 	trans []string
-	get   func(c *fields.Ctx) (fields.Value, bool)
+	key   string // field spelling and transformers: equal keys extract equal values
+	// get extracts the value through the per-event memo (see
+	// compiler.memoField).
+	get func(s *evalState) (fields.Value, bool)
 }
 
 func (cp *compiler) operand(fr *fieldRef, sc scope) (*operand, bool) {
@@ -41,7 +44,8 @@ func (cp *compiler) operand(fr *fieldRef, sc scope) (*operand, bool) {
 		cp.issues = append(cp.issues, sc.cond.issueAt(at, sc.what+": "+err.Error(), item))
 		return nil, false
 	}
-	o := &operand{f: f, typ: f.Type, get: f.Extract}
+	o := &operand{f: f, typ: f.Type}
+	get := f.Extract
 	// Transformers apply innermost first; fr.trans is outermost first.
 	for i := len(fr.trans) - 1; i >= 0; i-- {
 		t := fr.trans[i]
@@ -54,29 +58,29 @@ func (cp *compiler) operand(fr *fieldRef, sc scope) (*operand, bool) {
 			return nil, false
 		}
 		o.trans = append(o.trans, t)
-		inner := o.get
+		inner := get
 		switch t {
 		case "tolower":
-			o.get = func(c *fields.Ctx) (fields.Value, bool) {
+			get = func(c *fields.Ctx) (fields.Value, bool) {
 				v, ok := inner(c)
 				v.Str = strings.ToLower(v.Str)
 				return v, ok
 			}
 		case "toupper":
-			o.get = func(c *fields.Ctx) (fields.Value, bool) {
+			get = func(c *fields.Ctx) (fields.Value, bool) {
 				v, ok := inner(c)
 				v.Str = strings.ToUpper(v.Str)
 				return v, ok
 			}
 		case "basename":
-			o.get = func(c *fields.Ctx) (fields.Value, bool) {
+			get = func(c *fields.Ctx) (fields.Value, bool) {
 				v, ok := inner(c)
 				v.Str = baseName(v.Str)
 				return v, ok
 			}
 		case "b64":
 			// Falco's b64 decodes; undecodable input yields no value.
-			o.get = func(c *fields.Ctx) (fields.Value, bool) {
+			get = func(c *fields.Ctx) (fields.Value, bool) {
 				v, ok := inner(c)
 				if !ok {
 					return v, false
@@ -88,14 +92,53 @@ func (cp *compiler) operand(fr *fieldRef, sc scope) (*operand, bool) {
 				return fields.Value{Str: string(b)}, true
 			}
 		case "len":
-			o.get = func(c *fields.Ctx) (fields.Value, bool) {
+			get = func(c *fields.Ctx) (fields.Value, bool) {
 				v, ok := inner(c)
 				return fields.Value{Num: int64(len(v.Str))}, ok
 			}
 			o.typ = fields.TUint64
 		}
 	}
+	o.key = strings.Join(append([]string{f.String()}, o.trans...), "|")
+	if f.Multi() {
+		// Compared through Match, value by value; get serves only
+		// outputs of the joined form.
+		o.get = func(s *evalState) (fields.Value, bool) { return get(s.c) }
+		return o, true
+	}
+	o.get = cp.memoField(o.key, get)
 	return o, true
+}
+
+// memoField returns get behind a per-event memo shared by every check
+// that reads the same field with the same transformers: upstream rules
+// test fd.name, proc.name or proc.pname in dozens of places, and one
+// event runs through many rules, so each value is extracted once per
+// event. Extraction is a pure function of the event, so reading the memo
+// gives the same value as extracting again.
+func (cp *compiler) memoField(key string, get func(c *fields.Ctx) (fields.Value, bool)) func(s *evalState) (fields.Value, bool) {
+	slot, ok := cp.fieldSlots[key]
+	if !ok {
+		slot = len(cp.fieldSlots)
+		cp.fieldSlots[key] = slot
+	}
+	w, bit := slot/64, uint64(1)<<(slot%64)
+	return func(s *evalState) (fields.Value, bool) {
+		if s.fdone[w]&bit != 0 {
+			DbgHits[key]++
+			return s.fval[slot], s.fok[w]&bit != 0
+		}
+		DbgMiss[key]++
+		v, ok := get(s.c)
+		s.fval[slot] = v
+		s.fdone[w] |= bit
+		if ok {
+			s.fok[w] |= bit
+		} else {
+			s.fok[w] &^= bit
+		}
+		return v, ok
+	}
 }
 
 // baseName is the text after the last '/', "" for a path ending in '/'.
@@ -141,7 +184,7 @@ func (cp *compiler) check(n *checkNode, sc scope) cexpr {
 			return cexpr{p: func(c *evalState) bool { return f.Exists(c.c) }, types: allTypes(), neg: allTypes()}
 		}
 		get := lhs.get
-		return cexpr{p: func(c *evalState) bool { _, ok := get(c.c); return ok }, types: allTypes(), neg: allTypes()}
+		return cexpr{p: func(c *evalState) bool { _, ok := get(c); return ok }, types: allTypes(), neg: allTypes()}
 	}
 	if n.rhs.field != nil {
 		return cp.fieldCompare(n, lhs, sc)
@@ -207,7 +250,7 @@ func (cp *compiler) check(n *checkNode, sc scope) cexpr {
 	}
 	ce.p = bindMatcher(lhs, n.op, m, lits, vals)
 	if !f.Multi() {
-		ce.leaf = &leaf{key: strings.Join(append([]string{f.String()}, lhs.trans...), "|"), get: lhs.get,
+		ce.leaf = &leaf{key: lhs.key, get: lhs.get,
 			fn: func(v fields.Value, ok bool) bool { return ok && m(v) }}
 	}
 	return ce
@@ -252,7 +295,7 @@ func bindMatcher(o *operand, op string, m func(fields.Value) bool, lits []fields
 			return p
 		}
 		return func(c *evalState) bool {
-			v, ok := get(c.c)
+			v, ok := get(c)
 			return ok && m(v)
 		}
 	}
@@ -280,15 +323,15 @@ func fusedString(o *operand, op string, lits []fields.Value) pred {
 	get, s := o.get, lits[0].Str
 	switch op {
 	case "=", "==", "in", "intersects":
-		return func(c *evalState) bool { v, ok := get(c.c); return ok && v.Str == s }
+		return func(c *evalState) bool { v, ok := get(c); return ok && v.Str == s }
 	case "!=":
-		return func(c *evalState) bool { v, ok := get(c.c); return ok && v.Str != s }
+		return func(c *evalState) bool { v, ok := get(c); return ok && v.Str != s }
 	case "startswith":
-		return func(c *evalState) bool { v, ok := get(c.c); return ok && strings.HasPrefix(v.Str, s) }
+		return func(c *evalState) bool { v, ok := get(c); return ok && strings.HasPrefix(v.Str, s) }
 	case "endswith":
-		return func(c *evalState) bool { v, ok := get(c.c); return ok && strings.HasSuffix(v.Str, s) }
+		return func(c *evalState) bool { v, ok := get(c); return ok && strings.HasSuffix(v.Str, s) }
 	case "contains":
-		return func(c *evalState) bool { v, ok := get(c.c); return ok && strings.Contains(v.Str, s) }
+		return func(c *evalState) bool { v, ok := get(c); return ok && strings.Contains(v.Str, s) }
 	}
 	return nil
 }
@@ -326,11 +369,11 @@ func (cp *compiler) fieldCompare(n *checkNode, lhs *operand, sc scope) cexpr {
 	}
 	lget, rget, typ, op := lhs.get, rhs.get, lhs.typ, n.op
 	return cexpr{p: func(c *evalState) bool {
-		a, ok := lget(c.c)
+		a, ok := lget(c)
 		if !ok {
 			return false
 		}
-		b, ok := rget(c.c)
+		b, ok := rget(c)
 		if !ok {
 			return false
 		}
@@ -767,3 +810,5 @@ func matchPathPrefix(pat []string, s string) bool {
 	}
 	return len(pat) > 0
 }
+
+var DbgHits, DbgMiss = map[string]int{}, map[string]int{}

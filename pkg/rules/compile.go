@@ -21,6 +21,10 @@ type evalState struct {
 	c    *fields.Ctx
 	done []uint64 // bit per macro slot: val holds the result
 	val  []uint64
+	// Per-event memo of field values, by slot (compiler.fieldSlots):
+	// fdone says fval and fok hold the extraction's result.
+	fdone, fok []uint64
+	fval       []fields.Value
 
 	// Iteration over a multi-valued field (see each).
 	iterFn           func(fields.Value) bool
@@ -28,8 +32,10 @@ type evalState struct {
 	iterAny, iterHit bool
 }
 
-func newEvalState(words int) *evalState {
-	s := &evalState{done: make([]uint64, words), val: make([]uint64, words)}
+func newEvalState(words, fieldSlots int) *evalState {
+	fwords := (fieldSlots + 63) / 64
+	s := &evalState{done: make([]uint64, words), val: make([]uint64, words),
+		fdone: make([]uint64, fwords), fok: make([]uint64, fwords), fval: make([]fields.Value, fieldSlots)}
 	s.iterFn = s.visit
 	return s
 }
@@ -44,7 +50,7 @@ func Compile(files []File, opts Options) (*Engine, error) {
 		col.load(f)
 	}
 	cp := &compiler{col: col, macros: map[string]*macroState{}, lists: map[string][]string{},
-		usedLists: map[string]bool{}, evtType: -1}
+		usedLists: map[string]bool{}, evtType: -1, fieldSlots: map[string]int{}}
 	cp.expandLists()
 	cp.parseMacros()
 	e := &Engine{opts: opts, byType: make([][]entry, numTypes)}
@@ -64,8 +70,8 @@ func Compile(files []File, opts Options) (*Engine, error) {
 			cp.warnings = append(cp.warnings, l.src.issue("list not referred to by any other rule/macro", l.name))
 		}
 	}
-	words := (len(col.macros) + 63) / 64
-	e.states.New = func() any { return newEvalState(words) }
+	words, nFields := (len(col.macros)+63)/64, len(cp.fieldSlots)
+	e.states.New = func() any { return newEvalState(words, nFields) }
 	issues := append(col.issues, cp.issues...)
 	e.warnings = append(col.warnings, cp.warnings...).sorted(col.fileOrders)
 	if len(issues) > 0 {
@@ -95,8 +101,11 @@ type compiler struct {
 	macros    map[string]*macroState
 	lists     map[string][]string // expanded items
 	usedLists map[string]bool
-	issues    Issues
-	warnings  Issues
+	// fieldSlots numbers the distinct operand keys for the per-event
+	// field memo.
+	fieldSlots map[string]int
+	issues     Issues
+	warnings   Issues
 	// evtType is the event type a rule is being specialised for, -1
 	// for the generic predicate.
 	evtType int
@@ -204,7 +213,7 @@ type cexpr struct {
 
 type leaf struct {
 	key string // field spelling and transformers
-	get func(*fields.Ctx) (fields.Value, bool)
+	get func(*evalState) (fields.Value, bool)
 	fn  func(v fields.Value, ok bool) bool
 }
 
@@ -238,7 +247,7 @@ func mergeLeaves(live []cexpr, isAnd bool) []cexpr {
 			return isAnd
 		}
 		get := live[i].leaf.get
-		out = append(out, cexpr{p: func(c *evalState) bool { v, ok := get(c.c); return fn(v, ok) },
+		out = append(out, cexpr{p: func(c *evalState) bool { v, ok := get(c); return fn(v, ok) },
 			types: live[i].types, neg: live[i].neg, leaf: &leaf{key: live[i].leaf.key, get: get, fn: fn}})
 		i = j
 	}

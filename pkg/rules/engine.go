@@ -89,6 +89,7 @@ func (e *Engine) Eval(c *fields.Ctx, emit func(*Rule)) {
 	s := e.states.Get().(*evalState)
 	s.c = c
 	clear(s.done)
+	clear(s.fdone)
 	for _, en := range cands {
 		if en.match(s) {
 			emit(en.rule)

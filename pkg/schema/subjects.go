@@ -25,6 +25,14 @@ const (
 	HeaderError         = "Peregrine-Error"   // dead letters: why it was rejected
 	HeaderOrigSubject   = "Peregrine-Subject" // dead letters: where it came from
 	HeaderOrigMsgID     = "Peregrine-Msg-Id"  // dead letters: the original Nats-Msg-Id, for replay
+
+	// Alerts. The evaluator's Nats-Msg-Id on an alert is stable across its
+	// retries (batch msg id, event index, rule), so outputs deduplicate by it.
+	HeaderAlertID      = "Peregrine-Alert-Id"      // an alert's first id, kept through dead letter and replay
+	HeaderOutput       = "Peregrine-Output"        // the notifier output a dead letter belongs to
+	HeaderDeliveries   = "Peregrine-Deliveries"    // attempts a dead letter had
+	HeaderReplayOutput = "Peregrine-Replay-Output" // a replayed alert, for that output only
+	HeaderTest         = "Peregrine-Test"          // the test alert of the notifier's POST /test
 )
 
 // RawSubject is the subject a collector on node publishes to.

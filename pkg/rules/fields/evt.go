@@ -76,7 +76,7 @@ func evtFields() map[string]*def {
 		"evt.is_open_exec":  {typ: TBool, build: fixed(func(c *Ctx) (Value, bool) { return boolean(openExec(c.Event)), true })},
 		"evt.args":          {typ: TString, build: fixed(func(c *Ctx) (Value, bool) { return str(argsText(c)), true })},
 		"evt.buffer": {typ: TBytes, build: fixed(func(c *Ctx) (Value, bool) {
-			i := c.Event.Type.Param("data")
+			i := paramData.of(c.Event.Type)
 			if i < 0 {
 				return Value{}, false
 			}
@@ -100,7 +100,7 @@ func openAccess(e *schema.Event) int {
 	if !exit(e) || !isOpenFamily(e.Type) {
 		return 0
 	}
-	a, ok := e.Arg(e.Type.Param("flags"))
+	a, ok := e.Arg(paramFlags.of(e.Type))
 	if !ok {
 		return 0
 	}
@@ -119,13 +119,13 @@ func openExec(e *schema.Event) bool {
 	if !exit(e) {
 		return false
 	}
-	mode, ok := e.Arg(e.Type.Param("mode"))
+	mode, ok := e.Arg(paramMode.of(e.Type))
 	if !ok || mode.Int&0111 == 0 {
 		return false
 	}
 	switch {
 	case isOpenFamily(e.Type):
-		flags, ok := e.Arg(e.Type.Param("flags"))
+		flags, ok := e.Arg(paramFlags.of(e.Type))
 		return ok && flags.Int&(kOCreat|kOTmpfile) != 0
 	case e.Type == schema.EventCreat:
 		return true
@@ -210,7 +210,7 @@ func dynamicDef(name string) (*def, error) {
 		if err := knownParam(name, param); err != nil {
 			return nil, err
 		}
-		index := paramIndexer(param)
+		index := newParamIndex(param).of
 		if numericParam(param) {
 			return &def{typ: TInt64, build: fixed(func(c *Ctx) (Value, bool) {
 				e := c.Event
@@ -244,12 +244,14 @@ func dynamicDef(name string) (*def, error) {
 // whether the event calls it res or fd.
 const resOrFd = "res_or_fd"
 
-// paramIndexer returns a lookup of param's index per event type, -1 when
-// the type has no such parameter. One name sits at different positions
-// in different event types, so the table is built once per field instead
-// of scanning the parameter list per event.
-func paramIndexer(param string) func(t schema.EventType) int {
-	var idx []int8
+// paramIndex holds the index of one parameter name in every event
+// type's table, -1 where the type has no such parameter. One name sits at
+// different positions in different event types; a table built once
+// replaces a scan of the parameter list by name on every event.
+type paramIndex []int8
+
+func newParamIndex(param string) paramIndex {
+	var idx paramIndex
 	for _, t := range schema.EventTypes() {
 		for int(t) >= len(idx) {
 			idx = append(idx, -1)
@@ -260,16 +262,32 @@ func paramIndexer(param string) func(t schema.EventType) int {
 			idx[t] = int8(t.Param(param))
 		}
 	}
-	return func(t schema.EventType) int {
-		if int(t) < len(idx) {
-			return int(idx[t])
-		}
-		return -1
-	}
+	return idx
 }
 
+// of returns the parameter's index in t's table, -1 when t has none.
+func (x paramIndex) of(t schema.EventType) int {
+	if int(t) < len(x) {
+		return int(x[t])
+	}
+	return -1
+}
+
+// Indexes of the parameters the extractors read by name.
+var (
+	paramFlags = newParamIndex("flags")
+	paramMode  = newParamIndex("mode")
+	paramName  = newParamIndex("name")
+	paramTuple = newParamIndex("tuple")
+	paramData  = newParamIndex("data")
+
+	paramFd        = newParamIndex("fd")
+	paramDirfd     = newParamIndex("dirfd")
+	paramLinkdirfd = newParamIndex("linkdirfd")
+)
+
 func evtArgByName(param string) func(c *Ctx) (Value, bool) {
-	index := paramIndexer(param)
+	index := newParamIndex(param).of
 	return func(c *Ctx) (Value, bool) {
 		s, ok := argText(c, index(c.Event.Type))
 		return str(s), ok

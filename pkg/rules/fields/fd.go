@@ -57,7 +57,7 @@ func creatorName(e *schema.Event, raw bool) (string, bool) {
 	}
 	switch e.Type {
 	case schema.EventOpen, schema.EventCreat, schema.EventOpenat, schema.EventOpenat2:
-		a, ok := e.Arg(e.Type.Param("name"))
+		a, ok := e.Arg(paramName.of(e.Type))
 		if !ok {
 			return "", true
 		}
@@ -74,7 +74,7 @@ func creatorName(e *schema.Event, raw bool) (string, bool) {
 		if raw {
 			return "", false
 		}
-		a, ok := e.Arg(e.Type.Param("tuple"))
+		a, ok := e.Arg(paramTuple.of(e.Type))
 		if !ok {
 			return "", true
 		}
@@ -364,8 +364,8 @@ func fdFields() map[string]*def {
 				}
 				return num(e.Res), true
 			}
-			for _, name := range [...]string{"fd", "dirfd", "linkdirfd"} {
-				if a, ok := e.Arg(e.Type.Param(name)); ok {
+			for _, x := range [...]paramIndex{paramFd, paramDirfd, paramLinkdirfd} {
+				if a, ok := e.Arg(x.of(e.Type)); ok {
 					return num(a.Int), true
 				}
 			}

@@ -138,7 +138,7 @@ type Collector struct {
 	queue *publish.Queue
 
 	records, events, decodeErrs atomic.Uint64
-	kernelDrops                 atomic.Uint64
+	kernelDrops, compat         atomic.Uint64
 
 	mu    sync.Mutex
 	probe *probe.Probe
@@ -185,6 +185,7 @@ func (c *Collector) register(r prometheus.Registerer) error {
 		ctr("events_total", "Events converted.", func() float64 { return float64(c.events.Load()) }),
 		ctr("decode_errors_total", "Ring records that failed to decode.", func() float64 { return float64(c.decodeErrs.Load()) }),
 		ctr("kernel_drops_total", "Records the probe could not write: ring buffer full.", func() float64 { return float64(c.kernelDrops.Load()) }),
+		ctr("compat_syscalls_total", "32-bit syscalls seen and not decoded.", func() float64 { return float64(c.compat.Load()) }),
 		ctr("user_drops_total", "Events dropped in user space: publish queue full.", func() float64 { return float64(c.queue.Stats().DroppedEvents) }),
 		ctr("published_events_total", "Events handed to NATS.", func() float64 { return float64(c.queue.Stats().Events) }),
 		ctr("published_batches_total", "Batches handed to NATS.", func() float64 { return float64(c.queue.Stats().Batches) }),
@@ -342,6 +343,12 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 		kd, err := p.KernelDrops()
 		if err == nil {
 			c.kernelDrops.Store(kd)
+		}
+		if n, err := p.CompatSyscalls(); err == nil {
+			if n > 0 && c.compat.Load() == 0 {
+				cfg.Logger.Warn("32-bit syscalls seen: they are counted, not decoded", logKeyCount, n)
+			}
+			c.compat.Store(n)
 		}
 		ud := c.queue.Stats().DroppedEvents + c.decodeErrs.Load()
 		ev := c.events.Load()

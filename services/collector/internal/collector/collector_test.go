@@ -35,6 +35,8 @@ func selfComm(t *testing.T) string {
 }
 
 func TestOpenatShadow(t *testing.T) {
+	skipUnlessRoot(t)
+	checkNoGoroutineLeak(t)
 	_, s := startCollector(t, Config{NoPublish: true})
 	pid := run(t, "cat", "/etc/shadow")
 	r := s.wait(t, "openat /etc/shadow", func(r *schema.Record) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -119,3 +120,21 @@ func argInt(r *schema.Record, name string) (int64, bool) {
 }
 
 func isExit(r *schema.Record) bool { return r.Event.Flags&schema.FlagEnter == 0 }
+
+// checkNoGoroutineLeak fails the test when goroutines started during it
+// are still running once its other cleanups (the collector's) have run.
+// Call it before startCollector: cleanups run last-registered first.
+func checkNoGoroutineLeak(t *testing.T) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines after stop, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+		}
+	})
+}

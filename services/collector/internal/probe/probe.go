@@ -194,9 +194,16 @@ func (p *Probe) Pending() int { return p.reader.AvailableBytes() }
 
 // KernelDrops is the number of records the kernel could not write because
 // the ring was full, summed over CPUs.
-func (p *Probe) KernelDrops() (uint64, error) {
+func (p *Probe) KernelDrops() (uint64, error) { return p.dropSlot(0) }
+
+// CompatSyscalls is the number of 32-bit (ia32) syscalls seen and not
+// recorded: their numbers name other syscalls, so the probe does not
+// decode them. Non-zero means 32-bit programs run unobserved.
+func (p *Probe) CompatSyscalls() (uint64, error) { return p.dropSlot(1) }
+
+func (p *Probe) dropSlot(slot uint32) (uint64, error) {
 	var per []uint64
-	if err := p.objs.Drops.Lookup(uint32(0), &per); err != nil {
+	if err := p.objs.Drops.Lookup(slot, &per); err != nil {
 		return 0, fmt.Errorf("map drops: %w", err)
 	}
 	var n uint64

@@ -59,7 +59,8 @@ func BenchmarkEnrichWarm(b *testing.B) {
 
 // BenchmarkChurn starts and removes short-lived containers in a loop
 // against a real dockerd; the first batch of each is submitted while
-// `docker start` runs, as a collector would see its first exec. It
+// `docker start` runs, as a collector would see its first exec, and a
+// second one after `docker rm`, as events still in flight. It
 // reports the share of events sent without metadata (Falco's <NA>).
 func BenchmarkChurn(b *testing.B) {
 	d := startDocker(b)
@@ -77,6 +78,8 @@ func BenchmarkChurn(b *testing.B) {
 		if _, err := d.TryDocker("rm", "-f", id); err != nil {
 			b.Fatal(err)
 		}
+		// Events of a container still in flight after it is gone.
+		r.enrich(b, batch("churn", uint64(i), p, 16))
 	}
 	b.StopTimer()
 	total := testutil.ToFloat64(r.m.Events)

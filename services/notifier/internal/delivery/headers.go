@@ -7,30 +7,23 @@ import (
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 )
 
-// Headers the notifier reads and writes on alerts and dead letters, beside
-// those of pkg/schema.
+// Headers the notifier reads and writes on alerts and dead letters; pkg/schema
+// declares them.
 const (
-	// HeaderAlertID keeps an alert's original id through dead-letter and
-	// replay, where the message gets a new Nats-Msg-Id.
-	HeaderAlertID = "Peregrine-Alert-Id"
-	// HeaderOutput names the output a dead letter belongs to.
-	HeaderOutput = "Peregrine-Output"
-	// HeaderDeliveries is how many attempts a dead letter had.
-	HeaderDeliveries = "Peregrine-Deliveries"
-	// HeaderReplayOutput marks a replayed alert: only the named output
-	// delivers it, the others ack it unseen.
-	HeaderReplayOutput = "Peregrine-Replay-Output"
-	// HeaderTest marks the test alert of POST /test: it bypasses every
-	// output's filters.
-	HeaderTest = "Peregrine-Test"
+	HeaderAlertID      = schema.HeaderAlertID
+	HeaderOutput       = schema.HeaderOutput
+	HeaderDeliveries   = schema.HeaderDeliveries
+	HeaderReplayOutput = schema.HeaderReplayOutput
+	HeaderTest         = schema.HeaderTest
 )
 
 // Stage is the notifier's stage name in subjects and consumer names.
 const Stage = "notifier"
 
-// DeadLetterSubject is deadletter.notifier.<output>.
+// DeadLetterSubject is deadletter.notifier.<output>, the output name being
+// one token.
 func DeadLetterSubject(outputName string) string {
-	return schema.DeadLetterSubject(Stage) + "." + schema.SubjectToken(outputName)
+	return schema.DeadLetterSubject(Stage + "." + schema.SubjectToken(outputName))
 }
 
 // ConsumerName is the durable consumer of an output: notifier-<output>.

@@ -16,9 +16,9 @@ type Options struct {
 	// delivers all.
 	MinimumPriority string `yaml:"minimumpriority"`
 	// Rules, when set, delivers only alerts of these rule names.
-	Rules []string `yaml:"rules"`
+	Rules []string `yaml:"filterrules"`
 	// Tags, when set, delivers only alerts with at least one of these tags.
-	Tags []string `yaml:"tags"`
+	Tags []string `yaml:"filtertags"`
 	// MessageFormat is a Go text/template over the alert giving
 	// Delivery.Text; empty gives Falco's text line.
 	MessageFormat string `yaml:"messageformat"`

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -47,6 +49,9 @@ type Runner struct {
 	enrich  *fields.Enricher
 	metrics *metrics.Metrics
 	log     *slog.Logger
+
+	// lastSeq is the highest ALERTS sequence settled, for recreate.
+	lastSeq atomic.Uint64
 }
 
 // New returns a Runner of out. opts must have passed Validate. enrich and m
@@ -84,7 +89,11 @@ func (r *Runner) ConsumerConfig() jetstream.ConsumerConfig {
 // Run creates or updates the output's consumer and delivers until ctx ends.
 // Sends in progress then finish (each bounded by SendTimeout) and alerts
 // fetched but not started are naked for prompt redelivery. Run returns an
-// error when the consumer cannot be created or consumed, naming the output.
+// error when the consumer cannot be created at first, naming the output.
+// A consumer deleted later (by an operator, or a server that lost its
+// state) is made again, starting after the last alert this Runner settled
+// so the output is not sent the whole stream again; alerts that were in
+// flight may be sent a second time (same alert id).
 func (r *Runner) Run(ctx context.Context) error {
 	cons, err := r.js.CreateOrUpdateConsumer(ctx, schema.StreamAlerts, r.ConsumerConfig())
 	if err != nil {
@@ -95,22 +104,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	queue := make(chan jetstream.Msg, r.opts.InFlight)
 	stop := make(chan struct{})
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		select {
-		case queue <- m:
-		case <-stop:
-			_ = m.Nak()
-		}
-	}, jetstream.PullMaxMessages(max(r.opts.InFlight, 2)),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrNoHeartbeat) || ctx.Err() == nil {
-				r.log.Warn("consume", logError, err)
-			}
-		}))
-	if err != nil {
-		return fmt.Errorf("output %s: consume: %w", r.name, err)
-	}
 	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(ctx)
 	for range r.opts.InFlight {
 		wg.Go(func() {
 			for {
@@ -123,17 +118,80 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 		})
 	}
-	<-ctx.Done()
-	wg.Wait()
-	close(stop)
-	cc.Stop()
-	<-cc.Closed()
+	defer func() {
+		cancel() // on an error return too, so the workers stop
+		wg.Wait()
+		close(stop)
+		for {
+			select {
+			case m := <-queue:
+				_ = m.Nak()
+			default:
+				return
+			}
+		}
+	}()
 	for {
+		gone := make(chan struct{}, 1)
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			select {
+			case queue <- m:
+			case <-stop:
+				_ = m.Nak()
+			}
+		}, jetstream.PullMaxMessages(max(r.opts.InFlight, 2)),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+					select {
+					case gone <- struct{}{}:
+					default:
+					}
+				}
+				if !errors.Is(err, jetstream.ErrNoHeartbeat) || ctx.Err() == nil {
+					r.log.Warn("consume", logError, err)
+				}
+			}))
+		if err != nil {
+			return fmt.Errorf("output %s: consume: %w", r.name, err)
+		}
 		select {
-		case m := <-queue:
-			_ = m.Nak()
-		default:
+		case <-ctx.Done():
+			cc.Stop()
+			<-cc.Closed()
 			return nil
+		case <-gone:
+		}
+		cc.Stop()
+		<-cc.Closed()
+		if cons, err = r.recreate(ctx); err != nil {
+			return nil // ctx ended while retrying
+		}
+	}
+}
+
+// recreate makes the consumer again after it vanished, retrying every
+// second until ctx ends. It starts after the last stream sequence this
+// Runner settled; when another replica was first, it takes that one.
+func (r *Runner) recreate(ctx context.Context) (jetstream.Consumer, error) {
+	for {
+		cfg := r.ConsumerConfig()
+		if last := r.lastSeq.Load(); last > 0 {
+			cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+			cfg.OptStartSeq = last + 1
+		}
+		cons, err := r.js.CreateConsumer(ctx, schema.StreamAlerts, cfg)
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			cons, err = r.js.Consumer(ctx, schema.StreamAlerts, cfg.Durable)
+		}
+		if err == nil {
+			r.log.Warn("consumer was deleted: made again", "start_seq", cfg.OptStartSeq)
+			return cons, nil
+		}
+		r.log.Error("consumer was deleted and cannot be made again, retrying", logError, err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
 		}
 	}
 }
@@ -213,6 +271,22 @@ func (r *Runner) handle(ctx context.Context, m jetstream.Msg) {
 func (r *Runner) ack(m jetstream.Msg) {
 	if err := m.Ack(); err != nil {
 		r.log.Warn("ack", logSubject, m.Subject(), logError, err)
+		return
+	}
+	r.settled(m)
+}
+
+// settled records m's stream sequence as done.
+func (r *Runner) settled(m jetstream.Msg) {
+	md, err := m.Metadata()
+	if err != nil {
+		return
+	}
+	for {
+		cur := r.lastSeq.Load()
+		if md.Sequence.Stream <= cur || r.lastSeq.CompareAndSwap(cur, md.Sequence.Stream) {
+			return
+		}
 	}
 }
 
@@ -246,5 +320,7 @@ func (r *Runner) deadLetter(ctx context.Context, m jetstream.Msg, md *jetstream.
 	r.log.Error("alert dead-lettered", logAlertID, id, logDeadSubj, subj, logAttempt, md.NumDelivered, logError, cause)
 	if err := m.Term(); err != nil {
 		r.log.Warn("term", logAlertID, id, logError, err)
+		return
 	}
+	r.settled(m)
 }

@@ -15,7 +15,6 @@ package nats
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -114,7 +113,7 @@ func (n *NATS) conn() (*natsgo.Conn, jetstream.JetStream, error) {
 
 // Send publishes the alert.
 func (n *NATS) Send(ctx context.Context, d output.Delivery) error {
-	body, err := json.Marshal(d.Alert)
+	body, err := d.Alert.MarshalJSON()
 	if err != nil {
 		return output.Permanent(fmt.Errorf("nats: encode alert %s: %w", d.ID, err))
 	}

@@ -12,7 +12,6 @@ package program
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,7 +61,7 @@ const maxStderr = 512
 
 // Send runs the command; ctx's deadline kills it.
 func (p *Program) Send(ctx context.Context, d output.Delivery) error {
-	body, err := json.Marshal(d.Alert)
+	body, err := d.Alert.MarshalJSON()
 	if err != nil {
 		return output.Permanent(fmt.Errorf("program: encode alert %s: %w", d.ID, err))
 	}

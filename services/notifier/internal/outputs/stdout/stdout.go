@@ -10,7 +10,6 @@ package stdout
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -75,7 +74,7 @@ func (s *Stdout) Send(_ context.Context, d output.Delivery) error {
 	defer s.mu.Unlock()
 	s.buf.Reset()
 	if s.json {
-		b, err := json.Marshal(d.Alert)
+		b, err := d.Alert.MarshalJSON()
 		if err != nil {
 			return output.Permanent(fmt.Errorf("stdout: encode alert %s: %w", d.ID, err))
 		}

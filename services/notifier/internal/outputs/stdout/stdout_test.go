@@ -60,7 +60,7 @@ func TestJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &schema.Alert{Rule: "r", Priority: schema.PriorityError, Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-		OutputFields: map[string]any{"proc.name": "sh"}, Tags: []string{"t"}}
+		Output: "pod=<NA> a->b", OutputFields: map[string]any{"proc.name": "sh"}, Tags: []string{"t"}}
 	if err := o.Send(context.Background(), output.Delivery{Alert: a}); err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +70,10 @@ func TestJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(*a, got); diff != "" {
 		t.Errorf("json (-want +got):\n%s", diff)
+	}
+	// Falco prints these literally, not HTML-escaped.
+	if !bytes.Contains(buf.Bytes(), []byte(`"pod=<NA> a->b"`)) {
+		t.Errorf("json escaped Falco's text: %s", buf.Bytes())
 	}
 	if buf.Bytes()[buf.Len()-1] != '\n' {
 		t.Errorf("no newline")
