@@ -184,7 +184,7 @@ func toTagged(b *Batch) *taggedBatch {
 			te.Args = append(te.Args, taggedArg{Int: a.Int, Str: a.Str, Resolved: a.Resolved})
 		}
 		if f := ev.FD; f != nil {
-			te.FD = &taggedFD{Num: f.Num, Type: f.Type, Name: f.Name, NameRaw: f.NameRaw, Flags: f.Flags, Dev: f.Dev,
+			te.FD = &taggedFD{Num: f.Num, Type: byte(f.Type), Name: f.Name, NameRaw: f.NameRaw, Flags: f.Flags, Dev: f.Dev,
 				Ino: f.Ino, Family: f.Family, L4: f.L4, Role: f.Role, Connected: f.Connected,
 				ClientIP: ipBytes(f.ClientIP), ClientPort: f.ClientPort, ServerIP: ipBytes(f.ServerIP), ServerPort: f.ServerPort}
 		}

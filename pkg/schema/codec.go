@@ -504,7 +504,14 @@ func (p *Process) encode(w *w) {
 		w.strs(a.Args)
 		w.i(a.StartTs)
 	}
-	w.nil() // reserved
+	w.arr(7)
+	w.u(p.NSID.Pid)
+	w.u(p.NSID.Mnt)
+	w.u(p.NSID.Net)
+	w.u(p.NSID.User)
+	w.u(p.NSID.UTS)
+	w.u(p.NSID.IPC)
+	w.u(p.NSID.Cgroup)
 }
 
 func (p *Process) decode(r *r) {
@@ -567,7 +574,21 @@ func (p *Process) decode(r *r) {
 			r.rest(an, ancestorFields)
 		}
 	}
-	r.rest(n, processFields-1)
+	if n >= processFields && r.err == nil {
+		code, err := r.d.PeekCode()
+		r.fail(err)
+		if r.err == nil && code == msgpcode.Nil {
+			r.fail(r.d.DecodeNil())
+		} else if r.err == nil {
+			nn := r.arr()
+			ids := []*uint64{&p.NSID.Pid, &p.NSID.Mnt, &p.NSID.Net, &p.NSID.User, &p.NSID.UTS, &p.NSID.IPC, &p.NSID.Cgroup}
+			for k := 0; k < nn && k < len(ids); k++ {
+				*ids[k] = r.u()
+			}
+			r.rest(nn, len(ids))
+		}
+	}
+	r.rest(n, processFields)
 }
 
 func (f *FD) encode(w *w) {
@@ -593,7 +614,7 @@ func (f *FD) encode(w *w) {
 func (f *FD) decode(r *r) {
 	n := r.arr()
 	f.Num = r.i()
-	f.Type = byte(r.u())
+	f.Type = FDType(r.u())
 	f.Name = r.s()
 	f.NameRaw = r.s()
 	f.Flags = uint32(r.u())

@@ -14,7 +14,7 @@ func sampleBatch() *Batch {
 		Procs: []Process{{
 			Pid: 100, Ppid: 1, Vpid: 100, Uid: 0, Euid: 0, LoginUID: 4294967295, User: "root", Group: "root",
 			Comm: "cat", Exe: "cat", ExePath: "/usr/bin/cat", Args: []string{"/etc/shadow"}, Cwd: "/root/",
-			CapEffective: 0x1ffffffffff, ContainerID: HostContainerID, NS: Namespaces{Pid: 4026531836, Mnt: 4026531841},
+			CapEffective: 0x1ffffffffff, ContainerID: HostContainerID, NS: Namespaces{Pid: 4026531836, Mnt: 4026531841}, NSID: Namespaces{Pid: 5, Net: 9},
 			Ancestors: []Ancestor{{Pid: 1, Comm: "systemd", Exe: "/sbin/init", ExePath: "/usr/lib/systemd/systemd"}},
 		}},
 		Containers: []Container{{ID: "abc", Type: "docker", Labels: map[string]string{"a": "b"},

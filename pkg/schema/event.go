@@ -1,6 +1,10 @@
 package schema
 
-import "net/netip"
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+)
 
 // Version is the wire version of [Batch]. A decoder rejects any other.
 const Version = 1
@@ -101,7 +105,10 @@ type Process struct {
 	Cgroup      string // cgroup path the container id was parsed from
 	ContainerID string // full id parsed from Cgroup, or HostContainerID
 
-	NS Namespaces
+	NS Namespaces // inode numbers, as /proc/PID/ns shows them
+	// NSID holds ns_common.ns_id where the kernel has it (0 otherwise): unlike
+	// inode numbers, they are not reused.
+	NSID Namespaces
 
 	// Ancestors are the parent (index 0) and its ancestors upward, at
 	// least seven levels when the tree is that deep.
@@ -133,7 +140,7 @@ const (
 // FD is what the collector knows of one file descriptor.
 type FD struct {
 	Num     int64
-	Type    byte   // Falco fd.typechar: 'f','d','4','6','u','p','e','s','l','i','t','n','b','r','m','P','o'
+	Type    FDType // Falco fd.typechar: 'f','d','4','6','u','p','e','s','l','i','t','n','b','r','m','P','o'
 	Name    string // Falco fd.name (normalized path, or "cip:cport->sip:sport")
 	NameRaw string // path as passed to open*, "" otherwise
 	Flags   uint32 // open flags, kernel values plus OpenFlag* bits
@@ -152,6 +159,38 @@ type FD struct {
 	// NameChanged says Name changed while this event was parsed (the
 	// first sendto on an unconnected UDP socket): Falco's fd.name_changed.
 	NameChanged bool
+}
+
+// FDType is Falco's fd.typechar; in JSON it is the one-character string.
+type FDType byte
+
+// MarshalJSON writes t as a one-character string ("f").
+func (t FDType) MarshalJSON() ([]byte, error) {
+	if t == 0 {
+		return []byte(`""`), nil
+	}
+	return json.Marshal(string(rune(t)))
+}
+
+// UnmarshalJSON reads a one-character string or a number.
+func (t *FDType) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n byte
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return fmt.Errorf("fd type: %w", err)
+		}
+		*t = FDType(n)
+		return nil
+	}
+	if len(s) > 1 {
+		return fmt.Errorf("fd type %q: want one character", s)
+	}
+	*t = 0
+	if s != "" {
+		*t = FDType(s[0])
+	}
+	return nil
 }
 
 // Container is runtime and Kubernetes metadata, added by the enricher.

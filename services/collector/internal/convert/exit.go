@@ -165,7 +165,7 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 			fd1 = int64(int32(binary.LittleEndian.Uint32(it.Data)))
 			fd2 = int64(int32(binary.LittleEndian.Uint32(it.Data[4:])))
 		}
-		typ, flags := byte('p'), uint64(0)
+		typ, flags := schema.FDType('p'), uint64(0)
 		switch rec.Nr {
 		case sysno.Pipe2:
 			flags = a[1]
@@ -204,7 +204,7 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 	}
 }
 
-func familyIf(typ byte, fam uint64) uint8 {
+func familyIf(typ schema.FDType, fam uint64) uint8 {
 	if typ == 'p' {
 		return 0
 	}
@@ -270,14 +270,14 @@ func (c *Converter) open(rec *record.Record, p *state.Proc, ev *schema.Event) {
 	}
 	abs := absPath(p, dirfd, name)
 	if ret < 0 {
-		typ := byte('f')
+		typ := schema.FDType('f')
 		if rec.Nr == sysno.Open {
 			typ = 'o'
 		}
 		ev.FD = &schema.FD{Num: -1, Type: typ, Name: abs, NameRaw: state.RawName(name), Flags: uint32(fl)}
 		return
 	}
-	typ := byte('f')
+	typ := schema.FDType('f')
 	if flags&state.ODirectory != 0 && flags&state.OTmpfile != state.OTmpfile {
 		typ = 'd'
 	}

@@ -31,7 +31,7 @@ const (
 )
 
 // TypeForTarget maps a /proc/<pid>/fd link target to Falco's typechar.
-func TypeForTarget(target string, dir bool) byte {
+func TypeForTarget(target string, dir bool) schema.FDType {
 	switch {
 	case strings.HasPrefix(target, "/memfd:"):
 		return 'm'
@@ -154,7 +154,7 @@ func ipPort(a netip.Addr, port uint16) string {
 }
 
 // TypeForFamily is the typechar of a new socket.
-func TypeForFamily(family uint16) byte {
+func TypeForFamily(family uint16) schema.FDType {
 	switch family {
 	case schema.AFInet:
 		return '4'

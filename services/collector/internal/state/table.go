@@ -207,14 +207,17 @@ func (t *Table) refresh(p *Proc, h *record.Header) {
 		Net: uint64(h.NSInum[record.NSNet]), User: uint64(h.NSInum[record.NSUser]),
 		UTS: uint64(h.NSInum[record.NSUTS]), IPC: uint64(h.NSInum[record.NSIPC]),
 		Cgroup: uint64(h.NSInum[record.NSCgroup])}
+	nsid := schema.Namespaces{Pid: h.NSID[record.NSPid], Mnt: h.NSID[record.NSMnt], Net: h.NSID[record.NSNet],
+		User: h.NSID[record.NSUser], UTS: h.NSID[record.NSUTS], IPC: h.NSID[record.NSIPC],
+		Cgroup: h.NSID[record.NSCgroup]}
 	if ns.Mnt == 0 {
-		ns = sp.NS // an exiting task has dropped its nsproxy
+		ns, nsid = sp.NS, sp.NSID // an exiting task has dropped its nsproxy
 	}
 	creds := sp.Uid != h.Uid || sp.Euid != h.Euid || sp.Gid != h.Gid || sp.Egid != h.Egid || sp.LoginUID != h.LoginUID
 	if !creds && sp.Ppid == int64(h.Ppid) && sp.CapEffective == h.CapEff && sp.CapPermitted == h.CapPrm &&
 		sp.CapInheritable == h.CapInh && sp.TTY == h.TTY && sp.Sid == int64(h.Sid) && sp.Pgid == int64(h.Pgid) &&
 		sp.Vpgid == int64(h.Vpgid) && sp.Vpid == int64(h.Vpid) && sp.CgroupID == h.CgroupID &&
-		sp.MemCgroupID == h.MemcgID && sp.NS == ns {
+		sp.MemCgroupID == h.MemcgID && sp.NS == ns && sp.NSID == nsid {
 		return
 	}
 	p.Gen++
@@ -229,7 +232,7 @@ func (t *Table) refresh(p *Proc, h *record.Header) {
 		t.cgroupFor(p)
 		creds = true
 	}
-	sp.NS = ns
+	sp.NS, sp.NSID = ns, nsid
 	if creds {
 		t.names(p)
 	}
