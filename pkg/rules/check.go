@@ -19,10 +19,59 @@ type operand struct {
 	f     *fields.Field
 	typ   fields.Type // after transformers
 	trans []string
-	key   string // field spelling and transformers: equal keys extract equal values
-	// get extracts the value through the per-event memo (see
-	// compiler.memoField).
-	get func(s *evalState) (fields.Value, bool)
+	// memo extracts the value through the per-event memo; nil for Multi
+	// fields, which are compared value by value through Field.Match.
+	memo *fieldMemo
+}
+
+// fieldMemo is an operand's slot in the per-event memo. Every check
+// that reads the same field with the same transformers shares the slot:
+// upstream rules test fd.name, proc.name or proc.pname in many places
+// and an event runs through many rules, so each value is extracted once
+// per event. Extraction is a pure function of the event, so the memo
+// gives the value a new extraction would.
+type fieldMemo struct {
+	slot int
+	// event is the field's own extractor for events that are not Flat;
+	// nil when transformers apply.
+	event func(c *fields.Ctx) (fields.Value, bool)
+	get   func(c *fields.Ctx) (fields.Value, bool) // Extract and the transformers
+}
+
+// fieldSlot is one memoised value, valid while gen is the state's gen.
+type fieldSlot struct {
+	gen uint32
+	ok  bool
+	v   fields.Value
+}
+
+// value returns the memoised value of m for the current event. It is
+// small enough to be inlined into every check.
+func (m *fieldMemo) value(s *evalState) *fieldSlot {
+	sl := &s.fields[m.slot]
+	if sl.gen != s.gen {
+		m.fill(s, sl)
+	}
+	return sl
+}
+
+func (m *fieldMemo) fill(s *evalState, sl *fieldSlot) {
+	if m.event != nil && s.c.Flat == nil {
+		sl.v, sl.ok = m.event(s.c)
+	} else {
+		sl.v, sl.ok = m.get(s.c)
+	}
+	sl.gen = s.gen
+}
+
+// memoFor returns the memo of the operand spelled key.
+func (cp *compiler) memoFor(key string, event, get func(c *fields.Ctx) (fields.Value, bool)) *fieldMemo {
+	if m, ok := cp.fieldMemos[key]; ok {
+		return m
+	}
+	m := &fieldMemo{slot: len(cp.fieldMemos), event: event, get: get}
+	cp.fieldMemos[key] = m
+	return m
 }
 
 func (cp *compiler) operand(fr *fieldRef, sc scope) (*operand, bool) {
@@ -99,46 +148,14 @@ func (cp *compiler) operand(fr *fieldRef, sc scope) (*operand, bool) {
 			o.typ = fields.TUint64
 		}
 	}
-	o.key = strings.Join(append([]string{f.String()}, o.trans...), "|")
-	if f.Multi() {
-		// Compared through Match, value by value; get serves only
-		// outputs of the joined form.
-		o.get = func(s *evalState) (fields.Value, bool) { return get(s.c) }
-		return o, true
+	if !f.Multi() {
+		var event func(c *fields.Ctx) (fields.Value, bool)
+		if len(o.trans) == 0 {
+			event = f.EventExtractor()
+		}
+		o.memo = cp.memoFor(strings.Join(append([]string{f.String()}, o.trans...), "|"), event, get)
 	}
-	o.get = cp.memoField(o.key, get)
 	return o, true
-}
-
-// memoField returns get behind a per-event memo shared by every check
-// that reads the same field with the same transformers: upstream rules
-// test fd.name, proc.name or proc.pname in dozens of places, and one
-// event runs through many rules, so each value is extracted once per
-// event. Extraction is a pure function of the event, so reading the memo
-// gives the same value as extracting again.
-func (cp *compiler) memoField(key string, get func(c *fields.Ctx) (fields.Value, bool)) func(s *evalState) (fields.Value, bool) {
-	slot, ok := cp.fieldSlots[key]
-	if !ok {
-		slot = len(cp.fieldSlots)
-		cp.fieldSlots[key] = slot
-	}
-	w, bit := slot/64, uint64(1)<<(slot%64)
-	return func(s *evalState) (fields.Value, bool) {
-		if s.fdone[w]&bit != 0 {
-			DbgHits[key]++
-			return s.fval[slot], s.fok[w]&bit != 0
-		}
-		DbgMiss[key]++
-		v, ok := get(s.c)
-		s.fval[slot] = v
-		s.fdone[w] |= bit
-		if ok {
-			s.fok[w] |= bit
-		} else {
-			s.fok[w] &^= bit
-		}
-		return v, ok
-	}
 }
 
 // baseName is the text after the last '/', "" for a path ending in '/'.
@@ -183,8 +200,8 @@ func (cp *compiler) check(n *checkNode, sc scope) cexpr {
 		if len(lhs.trans) == 0 {
 			return cexpr{p: func(c *evalState) bool { return f.Exists(c.c) }, types: allTypes(), neg: allTypes()}
 		}
-		get := lhs.get
-		return cexpr{p: func(c *evalState) bool { _, ok := get(c); return ok }, types: allTypes(), neg: allTypes()}
+		m := lhs.memo
+		return cexpr{p: func(c *evalState) bool { return m.value(c).ok }, types: allTypes(), neg: allTypes()}
 	}
 	if n.rhs.field != nil {
 		return cp.fieldCompare(n, lhs, sc)
@@ -249,10 +266,6 @@ func (cp *compiler) check(n *checkNode, sc scope) cexpr {
 		}
 	}
 	ce.p = bindMatcher(lhs, n.op, m, lits, vals)
-	if !f.Multi() {
-		ce.leaf = &leaf{key: lhs.key, get: lhs.get,
-			fn: func(v fields.Value, ok bool) bool { return ok && m(v) }}
-	}
 	return ce
 }
 
@@ -289,14 +302,27 @@ func parseLiteral(o *operand, op, s string) (fields.Value, error) {
 
 // bindMatcher turns a value matcher into a predicate over the event.
 func bindMatcher(o *operand, op string, m func(fields.Value) bool, lits []fields.Value, vals []valueItem) pred {
-	f, get := o.f, o.get
+	f := o.f
 	if !f.Multi() {
 		if p := fusedString(o, op, lits); p != nil {
 			return p
 		}
+		if p := fusedNum(o, op, lits); p != nil {
+			return p
+		}
+		mf := o.memo
+		if o.typ == fields.TString || o.typ == fields.TBytes {
+			// Hand the matcher the string, not a copy of the Value.
+			if sm, err := strMatcher(op, lits); err == nil {
+				return func(c *evalState) bool {
+					sl := mf.value(c)
+					return sl.ok && sm(sl.v.Str)
+				}
+			}
+		}
 		return func(c *evalState) bool {
-			v, ok := get(c)
-			return ok && m(v)
+			sl := mf.value(c)
+			return sl.ok && m(sl.v)
 		}
 	}
 	if op == "!=" {
@@ -313,6 +339,34 @@ func bindMatcher(o *operand, op string, m func(fields.Value) bool, lits []fields
 	}
 }
 
+// fusedNum inlines the comparisons of a number with one literal.
+func fusedNum(o *operand, op string, lits []fields.Value) pred {
+	if !o.typ.Numeric() || len(lits) != 1 {
+		return nil
+	}
+	mf, n := o.memo, lits[0].Num
+	switch op {
+	case "=", "==", "in", "intersects":
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && sl.v.Num == n }
+	case "!=":
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && sl.v.Num != n }
+	}
+	if o.typ.Unsigned() {
+		return nil
+	}
+	switch op {
+	case "<":
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && sl.v.Num < n }
+	case "<=":
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && sl.v.Num <= n }
+	case ">":
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && sl.v.Num > n }
+	case ">=":
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && sl.v.Num >= n }
+	}
+	return nil
+}
+
 // fusedString inlines the most common string comparisons of the
 // upstream rules into the predicate, saving a call per check on the hot
 // path; it returns nil for the others, which go through the matcher.
@@ -320,18 +374,18 @@ func fusedString(o *operand, op string, lits []fields.Value) pred {
 	if o.typ != fields.TString || len(lits) != 1 {
 		return nil
 	}
-	get, s := o.get, lits[0].Str
+	mf, s := o.memo, lits[0].Str
 	switch op {
 	case "=", "==", "in", "intersects":
-		return func(c *evalState) bool { v, ok := get(c); return ok && v.Str == s }
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && sl.v.Str == s }
 	case "!=":
-		return func(c *evalState) bool { v, ok := get(c); return ok && v.Str != s }
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && sl.v.Str != s }
 	case "startswith":
-		return func(c *evalState) bool { v, ok := get(c); return ok && strings.HasPrefix(v.Str, s) }
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && strings.HasPrefix(sl.v.Str, s) }
 	case "endswith":
-		return func(c *evalState) bool { v, ok := get(c); return ok && strings.HasSuffix(v.Str, s) }
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && strings.HasSuffix(sl.v.Str, s) }
 	case "contains":
-		return func(c *evalState) bool { v, ok := get(c); return ok && strings.Contains(v.Str, s) }
+		return func(c *evalState) bool { sl := mf.value(c); return sl.ok && strings.Contains(sl.v.Str, s) }
 	}
 	return nil
 }
@@ -367,17 +421,17 @@ func (cp *compiler) fieldCompare(n *checkNode, lhs *operand, sc scope) cexpr {
 		cp.issues = append(cp.issues, sc.cond.issueAt(n.at, fmt.Sprintf("%s: operator '%s' does not accept a field on its right-hand side", sc.what, n.op), n.op))
 		return constFalse
 	}
-	lget, rget, typ, op := lhs.get, rhs.get, lhs.typ, n.op
+	lm, rm, typ, op := lhs.memo, rhs.memo, lhs.typ, n.op
 	return cexpr{p: func(c *evalState) bool {
-		a, ok := lget(c)
-		if !ok {
+		a := lm.value(c)
+		if !a.ok {
 			return false
 		}
-		b, ok := rget(c)
-		if !ok {
+		b := rm.value(c)
+		if !b.ok {
 			return false
 		}
-		return compareDynamic(op, typ, a, b)
+		return compareDynamic(op, typ, a.v, b.v)
 	}, types: allTypes(), neg: allTypes()}
 }
 
@@ -469,82 +523,84 @@ func matcher(op string, t fields.Type, lits []fields.Value, vals []valueItem) (f
 }
 
 func stringMatcher(op string, lits []fields.Value) (func(fields.Value) bool, error) {
+	m, err := strMatcher(op, lits)
+	if err != nil {
+		return nil, err
+	}
+	return func(v fields.Value) bool { return m(v.Str) }, nil
+}
+
+// strMatcher is stringMatcher on the bare string, for the single-valued
+// checks that pass the memoised string instead of copying a Value.
+func strMatcher(op string, lits []fields.Value) (func(string) bool, error) {
 	if len(lits) == 0 {
 		// "in ()" is false for every value.
-		return func(fields.Value) bool { return false }, nil
+		return func(string) bool { return false }, nil
 	}
 	s := lits[0].Str
 	switch op {
 	case "=", "==":
-		return func(v fields.Value) bool { return v.Str == s }, nil
+		return func(v string) bool { return v == s }, nil
 	case "!=":
-		return func(v fields.Value) bool { return v.Str != s }, nil
+		return func(v string) bool { return v != s }, nil
 	case "<":
-		return func(v fields.Value) bool { return v.Str < s }, nil
+		return func(v string) bool { return v < s }, nil
 	case "<=":
-		return func(v fields.Value) bool { return v.Str <= s }, nil
+		return func(v string) bool { return v <= s }, nil
 	case ">":
-		return func(v fields.Value) bool { return v.Str > s }, nil
+		return func(v string) bool { return v > s }, nil
 	case ">=":
-		return func(v fields.Value) bool { return v.Str >= s }, nil
+		return func(v string) bool { return v >= s }, nil
 	case "contains", "bcontains":
-		return func(v fields.Value) bool { return strings.Contains(v.Str, s) }, nil
+		return func(v string) bool { return strings.Contains(v, s) }, nil
 	case "icontains":
-		return func(v fields.Value) bool { return containsFold(v.Str, s) }, nil
+		return func(v string) bool { return containsFold(v, s) }, nil
 	case "startswith", "bstartswith":
-		return func(v fields.Value) bool { return strings.HasPrefix(v.Str, s) }, nil
+		return func(v string) bool { return strings.HasPrefix(v, s) }, nil
 	case "endswith":
-		return func(v fields.Value) bool { return strings.HasSuffix(v.Str, s) }, nil
+		return func(v string) bool { return strings.HasSuffix(v, s) }, nil
 	case "glob":
 		g := compileGlob(s, false)
-		return func(v fields.Value) bool { return g.match(v.Str) }, nil
+		return func(v string) bool { return g.match(v) }, nil
 	case "iglob":
 		g := compileGlob(s, true)
-		return func(v fields.Value) bool { return g.match(v.Str) }, nil
+		return func(v string) bool { return g.match(v) }, nil
 	case "regex":
 		re, err := regexp.Compile(`^(?:` + s + `)$`)
 		if err != nil {
 			return nil, fmt.Errorf("invalid regular expression %q: %v", s, err)
 		}
-		return func(v fields.Value) bool { return re.MatchString(v.Str) }, nil
+		return func(v string) bool { return re.MatchString(v) }, nil
 	case "in", "intersects":
 		return stringSet(lits), nil
 	case "pmatch":
 		pm := newPathMatcher(lits)
-		return func(v fields.Value) bool { return pm.match(v.Str) }, nil
+		return func(v string) bool { return pm.match(v) }, nil
 	}
 	return nil, fmt.Errorf("operator '%s' is not supported on strings", op)
 }
 
-// stringSet is membership: a map past a few items, a scan below.
-func stringSet(lits []fields.Value) func(fields.Value) bool {
+// stringSet is membership: a strSet past a few items, a scan below.
+func stringSet(lits []fields.Value) func(string) bool {
 	if len(lits) <= 6 {
 		ss := make([]string, len(lits))
 		for i, l := range lits {
 			ss[i] = l.Str
 		}
-		return func(v fields.Value) bool {
+		return func(v string) bool {
 			for _, s := range ss {
-				if v.Str == s {
+				if v == s {
 					return true
 				}
 			}
 			return false
 		}
 	}
-	set := make(map[string]struct{}, len(lits))
-	minLen, maxLen := int(^uint(0)>>1), 0
-	for _, l := range lits {
-		set[l.Str] = struct{}{}
-		minLen, maxLen = min(minLen, len(l.Str)), max(maxLen, len(l.Str))
+	items := make([]string, len(lits))
+	for i, l := range lits {
+		items[i] = l.Str
 	}
-	return func(v fields.Value) bool {
-		if len(v.Str) < minLen || len(v.Str) > maxLen {
-			return false
-		}
-		_, ok := set[v.Str]
-		return ok
-	}
+	return newStrSet(items).has
 }
 
 func numMatcher(op string, t fields.Type, lits []fields.Value) func(fields.Value) bool {
@@ -810,5 +866,3 @@ func matchPathPrefix(pat []string, s string) bool {
 	}
 	return len(pat) > 0
 }
-
-var DbgHits, DbgMiss = map[string]int{}, map[string]int{}

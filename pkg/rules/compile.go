@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/peregrine-rt/peregrine/pkg/rules/fields"
@@ -18,13 +19,15 @@ type pred func(s *evalState) bool
 // per-event memos of macro results, so a macro shared by many rules of
 // one event type (open_read, spawned_process ...) is computed once.
 type evalState struct {
-	c    *fields.Ctx
-	done []uint64 // bit per macro slot: val holds the result
-	val  []uint64
-	// Per-event memo of field values, by slot (compiler.fieldSlots):
-	// fdone says fval and fok hold the extraction's result.
-	fdone, fok []uint64
-	fval       []fields.Value
+	c *fields.Ctx
+	// gen numbers the event being evaluated; a memo slot holds a value
+	// for this event when its gen is equal, so a new event invalidates
+	// every slot without clearing them.
+	gen    uint32
+	macros []macroSlot // by macro index
+	fields []fieldSlot // by fieldMemo.slot
+	// falseGuards are the guard macros found false for this event.
+	falseGuards guardSet
 
 	// Iteration over a multi-valued field (see each).
 	iterFn           func(fields.Value) bool
@@ -32,12 +35,27 @@ type evalState struct {
 	iterAny, iterHit bool
 }
 
-func newEvalState(words, fieldSlots int) *evalState {
-	fwords := (fieldSlots + 63) / 64
-	s := &evalState{done: make([]uint64, words), val: make([]uint64, words),
-		fdone: make([]uint64, fwords), fok: make([]uint64, fwords), fval: make([]fields.Value, fieldSlots)}
+type macroSlot struct {
+	gen uint32
+	val bool
+}
+
+func newEvalState(macros, fields int) *evalState {
+	s := &evalState{macros: make([]macroSlot, macros), fields: make([]fieldSlot, fields)}
 	s.iterFn = s.visit
 	return s
+}
+
+// next starts a new event: every memo slot becomes stale.
+func (s *evalState) next() {
+	s.falseGuards = guardSet{}
+	s.gen++
+	if s.gen == 0 {
+		// After 2^32 events the oldest stamps come round again.
+		clear(s.macros)
+		clear(s.fields)
+		s.gen = 1
+	}
 }
 
 // Compile loads files in order (later files override earlier ones) and
@@ -50,7 +68,8 @@ func Compile(files []File, opts Options) (*Engine, error) {
 		col.load(f)
 	}
 	cp := &compiler{col: col, macros: map[string]*macroState{}, lists: map[string][]string{},
-		usedLists: map[string]bool{}, evtType: -1, fieldSlots: map[string]int{}}
+		usedLists: map[string]bool{}, evtType: -1, fieldMemos: map[string]*fieldMemo{},
+		guardIDs: map[int]int32{}}
 	cp.expandLists()
 	cp.parseMacros()
 	e := &Engine{opts: opts, byType: make([][]entry, numTypes)}
@@ -70,8 +89,8 @@ func Compile(files []File, opts Options) (*Engine, error) {
 			cp.warnings = append(cp.warnings, l.src.issue("list not referred to by any other rule/macro", l.name))
 		}
 	}
-	words, nFields := (len(col.macros)+63)/64, len(cp.fieldSlots)
-	e.states.New = func() any { return newEvalState(words, nFields) }
+	nMacros, nFields := len(col.macros), len(cp.fieldMemos)
+	e.states.New = func() any { return newEvalState(nMacros, nFields) }
 	issues := append(col.issues, cp.issues...)
 	e.warnings = append(col.warnings, cp.warnings...).sorted(col.fileOrders)
 	if len(issues) > 0 {
@@ -81,16 +100,17 @@ func Compile(files []File, opts Options) (*Engine, error) {
 		if !r.Enabled {
 			continue
 		}
-		e.anyType = append(e.anyType, entry{r, r.match})
+		generic := entry{r, r.match, r.guards}
+		e.anyType = append(e.anyType, generic)
 		if r.EventTypes == nil {
-			e.untyped = append(e.untyped, entry{r, r.match})
+			e.untyped = append(e.untyped, generic)
 			for t := range e.byType {
-				e.byType[t] = append(e.byType[t], entry{r, r.match})
+				e.byType[t] = append(e.byType[t], generic)
 			}
 			continue
 		}
 		for _, t := range r.EventTypes {
-			e.byType[t] = append(e.byType[t], entry{r, r.typed[t]})
+			e.byType[t] = append(e.byType[t], r.typed[t])
 		}
 	}
 	return e, nil
@@ -101,11 +121,13 @@ type compiler struct {
 	macros    map[string]*macroState
 	lists     map[string][]string // expanded items
 	usedLists map[string]bool
-	// fieldSlots numbers the distinct operand keys for the per-event
-	// field memo.
-	fieldSlots map[string]int
-	issues     Issues
-	warnings   Issues
+	// fieldMemos holds the per-event memo slot of each operand spelling
+	// (field and transformers).
+	fieldMemos map[string]*fieldMemo
+	// guardIDs numbers the memoised macros for guardSet, by macro index.
+	guardIDs map[int]int32
+	issues   Issues
+	warnings Issues
 	// evtType is the event type a rule is being specialised for, -1
 	// for the generic predicate.
 	evtType int
@@ -205,53 +227,30 @@ type cexpr struct {
 	konst int8 // 0 not constant, 1 always true, -1 always false
 	types evtSet
 	neg   evtSet // types of "not (this)"
-	// leaf, when set, says the expression reads one single-valued field
-	// once: neighbouring leaves of the same field under one and/or are
-	// merged so the field is extracted once for all of them.
-	leaf *leaf
+	// guards are the memoised macros the expression implies: when one
+	// of them is already known false for an event, so is the expression.
+	guards guardSet
 }
 
-type leaf struct {
-	key string // field spelling and transformers
-	get func(*evalState) (fields.Value, bool)
-	fn  func(v fields.Value, ok bool) bool
-}
+// guardSet is a set of guard ids (compiler.guardIDs), one bit each.
+// Rules of one event type share most of their leading macros
+// (open_read, spawned_process, container ...): once one rule found such a
+// macro false, every later rule that implies it is skipped with one test.
+type guardSet [4]uint64
 
-// mergeLeaves joins runs of adjacent leaves on the same field. Every
-// check is a pure function of the event, so evaluating the run on one
-// extraction gives the same result as evaluating each check.
-func mergeLeaves(live []cexpr, isAnd bool) []cexpr {
-	var out []cexpr
-	for i := 0; i < len(live); {
-		j := i + 1
-		if l := live[i].leaf; l != nil {
-			for j < len(live) && live[j].leaf != nil && live[j].leaf.key == l.key {
-				j++
-			}
-		}
-		if j == i+1 {
-			out = append(out, live[i])
-			i = j
-			continue
-		}
-		fns := make([]func(fields.Value, bool) bool, 0, j-i)
-		for _, k := range live[i:j] {
-			fns = append(fns, k.leaf.fn)
-		}
-		fn := func(v fields.Value, ok bool) bool {
-			for _, f := range fns {
-				if f(v, ok) != isAnd {
-					return !isAnd
-				}
-			}
-			return isAnd
-		}
-		get := live[i].leaf.get
-		out = append(out, cexpr{p: func(c *evalState) bool { v, ok := get(c); return fn(v, ok) },
-			types: live[i].types, neg: live[i].neg, leaf: &leaf{key: live[i].leaf.key, get: get, fn: fn}})
-		i = j
-	}
-	return out
+// maxGuardIDs is how many macros can serve as guards; macros past it
+// are still memoised, only not used to skip rules.
+const maxGuardIDs = len(guardSet{}) * 64
+
+func (g *guardSet) add(id int32) { u := uint32(id); g[u/64%4] |= 1 << (u % 64) }
+func (g guardSet) or(o guardSet) guardSet {
+	return guardSet{g[0] | o[0], g[1] | o[1], g[2] | o[2], g[3] | o[3]}
+}
+func (g guardSet) and(o guardSet) guardSet {
+	return guardSet{g[0] & o[0], g[1] & o[1], g[2] & o[2], g[3] & o[3]}
+}
+func (g *guardSet) meets(o *guardSet) bool {
+	return g[0]&o[0]|g[1]&o[1]|g[2]&o[2]|g[3]&o[3] != 0
 }
 
 // scope is where a condition comes from, for error positions.
@@ -303,7 +302,7 @@ func (cp *compiler) rule(rd *ruleDef) *Rule {
 	if len(cp.issues) > nIssues {
 		return nil
 	}
-	r.match = ce.p
+	r.match, r.guards = ce.p, ce.guards
 	r.format = f
 	r.EventTypes = ce.types.list()
 	if ce.types.all() && rd.warnEvt {
@@ -323,16 +322,16 @@ func (cp *compiler) specialize(r *Rule, rd *ruleDef, main node) {
 		return
 	}
 	nIssues, nWarn := len(cp.issues), len(cp.warnings)
-	r.typed = make(map[schema.EventType]pred, len(r.EventTypes))
+	r.typed = make(map[schema.EventType]entry, len(r.EventTypes))
 	for _, t := range r.EventTypes {
 		cp.evtType = int(t)
 		ce := cp.ruleCond(rd, main)
 		if ce.konst == -1 {
 			// Cannot happen for a type of the rule's set; keep the
 			// generic predicate rather than trust the fold.
-			ce.p = r.match
+			ce.p, ce.guards = r.match, r.guards
 		}
-		r.typed[t] = ce.p
+		r.typed[t] = entry{r, ce.p, ce.guards}
 	}
 	cp.evtType = -1
 	// The same checks ran already; their issues were reported once.
@@ -496,15 +495,33 @@ func andExpr(kids []cexpr) cexpr {
 		}
 		live = append(live, k)
 	}
-	live = mergeLeaves(live, true)
+	var guards guardSet
+	for _, k := range live {
+		guards = guards.or(k.guards)
+	}
+	// Conjuncts that imply memoised macros go first: their results are
+	// shared with the other rules of the event, and a false one lets the
+	// engine skip every later rule implying it. Checks are pure
+	// functions of the event, so the order does not change the result.
+	slices.SortStableFunc(live, func(a, b cexpr) int {
+		return b2i(a.guards == guardSet{}) - b2i(b.guards == guardSet{})
+	})
 	switch len(live) {
 	case 0:
 		return constTrue
 	case 1:
-		return cexpr{p: live[0].p, types: types, neg: neg, leaf: live[0].leaf}
+		return cexpr{p: live[0].p, types: types, neg: neg, guards: guards}
 	case 2:
 		a, b := live[0].p, live[1].p
-		return cexpr{p: func(c *evalState) bool { return a(c) && b(c) }, types: types, neg: neg}
+		return cexpr{p: func(c *evalState) bool { return a(c) && b(c) }, types: types, neg: neg, guards: guards}
+	case 3:
+		// Most rules are three or four conjuncts after folding; a fixed
+		// chain saves the loop over a slice per rule and event.
+		a, b, d := live[0].p, live[1].p, live[2].p
+		return cexpr{p: func(c *evalState) bool { return a(c) && b(c) && d(c) }, types: types, neg: neg, guards: guards}
+	case 4:
+		a, b, d, f := live[0].p, live[1].p, live[2].p, live[3].p
+		return cexpr{p: func(c *evalState) bool { return a(c) && b(c) && d(c) && f(c) }, types: types, neg: neg, guards: guards}
 	}
 	ps := preds(live)
 	return cexpr{p: func(c *evalState) bool {
@@ -514,7 +531,7 @@ func andExpr(kids []cexpr) cexpr {
 			}
 		}
 		return true
-	}, types: types, neg: neg}
+	}, types: types, neg: neg, guards: guards}
 }
 
 func orExpr(kids []cexpr) cexpr {
@@ -531,15 +548,20 @@ func orExpr(kids []cexpr) cexpr {
 		}
 		live = append(live, k)
 	}
-	live = mergeLeaves(live, false)
 	switch len(live) {
 	case 0:
 		return constFalse
 	case 1:
-		return cexpr{p: live[0].p, types: types, neg: neg, leaf: live[0].leaf}
-	case 2:
+		return cexpr{p: live[0].p, types: types, neg: neg, guards: live[0].guards}
+	}
+	// A macro every alternative implies is implied by the whole.
+	guards := live[0].guards
+	for _, k := range live[1:] {
+		guards = guards.and(k.guards)
+	}
+	if len(live) == 2 {
 		a, b := live[0].p, live[1].p
-		return cexpr{p: func(c *evalState) bool { return a(c) || b(c) }, types: types, neg: neg}
+		return cexpr{p: func(c *evalState) bool { return a(c) || b(c) }, types: types, neg: neg, guards: guards}
 	}
 	ps := preds(live)
 	return cexpr{p: func(c *evalState) bool {
@@ -549,7 +571,7 @@ func orExpr(kids []cexpr) cexpr {
 			}
 		}
 		return false
-	}, types: types, neg: neg}
+	}, types: types, neg: neg, guards: guards}
 }
 
 func notExpr(k cexpr) cexpr {
@@ -560,12 +582,7 @@ func notExpr(k cexpr) cexpr {
 		return constTrue
 	}
 	p := k.p
-	ce := cexpr{p: func(c *evalState) bool { return !p(c) }, types: k.neg, neg: k.types}
-	if l := k.leaf; l != nil {
-		fn := l.fn
-		ce.leaf = &leaf{key: l.key, get: l.get, fn: func(v fields.Value, ok bool) bool { return !fn(v, ok) }}
-	}
-	return ce
+	return cexpr{p: func(c *evalState) bool { return !p(c) }, types: k.neg, neg: k.types}
 }
 
 func preds(ks []cexpr) []pred {
@@ -607,7 +624,18 @@ func (cp *compiler) macroRef(id *identNode, sc scope) cexpr {
 	if ce.konst == 0 {
 		// Macros like proc_name_exists are shared by dozens of rules of
 		// one type: memoising beats merging them into their parents.
-		ce.p, ce.leaf = memo(st.def.index, ce.p), nil
+		id, ok := cp.guardIDs[st.def.index]
+		if !ok && len(cp.guardIDs) < maxGuardIDs {
+			id, ok = int32(len(cp.guardIDs)), true
+			cp.guardIDs[st.def.index] = id
+		}
+		if !ok {
+			id = -1
+		}
+		ce.p = memo(st.def.index, id, ce.p)
+		if id >= 0 {
+			ce.guards.add(id)
+		}
 	}
 	switch {
 	case len(cp.issues) > nIssues:
@@ -621,20 +649,31 @@ func (cp *compiler) macroRef(id *identNode, sc scope) cexpr {
 	return ce
 }
 
-// memo caches a macro's result for the current event in slot.
-func memo(slot int, p pred) pred {
-	w, bit := slot/64, uint64(1)<<(slot%64)
+// memo caches a macro's result for the current event in slot and, when
+// the macro has a guard id, records a false result in the state's
+// guard set.
+func memo(slot int, guard int32, p pred) pred {
+	var gw int
+	var gbit uint64 // 0: no guard id
+	if guard >= 0 {
+		gw, gbit = int(guard/64), 1<<(guard%64)
+	}
 	return func(s *evalState) bool {
-		if s.done[w]&bit != 0 {
-			return s.val[w]&bit != 0
+		if m := &s.macros[slot]; m.gen == s.gen {
+			return m.val
 		}
 		v := p(s)
-		s.done[w] |= bit
-		if v {
-			s.val[w] |= bit
-		} else {
-			s.val[w] &^= bit
+		s.macros[slot] = macroSlot{gen: s.gen, val: v}
+		if !v {
+			s.falseGuards[gw&3] |= gbit
 		}
 		return v
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -9,9 +9,15 @@
 // evt.type comparisons under and/or/not, so [Engine.Eval] checks an event only
 // against the rules that can match it and does not allocate. Each indexed
 // rule is compiled once more per event type with its evt.type checks folded
-// to constants; macro results are memoised per event, so a macro shared by
-// many rules (open_read, proc_name_exists) is computed once per event;
-// neighbouring checks of one field share a single extraction.
+// to constants. Macro results and field values are memoised per event, so
+// a macro shared by many rules (open_read, proc_name_exists) is computed,
+// and a field (fd.name, proc.name) extracted, once per event. Each rule
+// knows the memoised macros its condition implies; once an earlier rule
+// of the event found one of them false, the rule is skipped without
+// running, and within an "and" the conjuncts that imply macros run first
+// so that these shared results are known early. Checks are pure functions
+// of the event, so none of this changes which rules match (see
+// BENCHMARKS.md for the figures).
 //
 // Semantics follow Falco and libsinsp (see shared/FIELDS.md sections 0 and
 // 9): a field with no value makes every comparison false; on multi-valued

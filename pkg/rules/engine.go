@@ -52,7 +52,8 @@ type Rule struct {
 	EventTypes []schema.EventType
 
 	match  pred
-	typed  map[schema.EventType]pred // match specialised per indexed type
+	guards guardSet
+	typed  map[schema.EventType]entry // match specialised per indexed type
 	format *format
 	index  int
 }
@@ -88,9 +89,14 @@ func (e *Engine) Eval(c *fields.Ctx, emit func(*Rule)) {
 	}
 	s := e.states.Get().(*evalState)
 	s.c = c
-	clear(s.done)
-	clear(s.fdone)
-	for _, en := range cands {
+	s.next()
+	for i := range cands {
+		en := &cands[i]
+		// A guard macro some earlier rule found false decides this rule
+		// without running it: the rule's condition implies the macro.
+		if s.falseGuards.meets(&en.guards) {
+			continue
+		}
 		if en.match(s) {
 			emit(en.rule)
 			if e.opts.Matching == MatchFirst {
@@ -102,10 +108,12 @@ func (e *Engine) Eval(c *fields.Ctx, emit func(*Rule)) {
 	e.states.Put(s)
 }
 
-// entry is a rule in the per-type index with its predicate for that type.
+// entry is a rule in the per-type index with its predicate for that
+// type and the guards of that predicate (see cexpr.guards).
 type entry struct {
-	rule  *Rule
-	match pred
+	rule   *Rule
+	match  pred
+	guards guardSet
 }
 
 func (e *Engine) candidates(c *fields.Ctx) []entry {

@@ -159,27 +159,6 @@ func TestBenchMixMatchesNothing(t *testing.T) {
 	}
 }
 
-// BenchmarkEngine measures events per second with the three upstream
-// files loaded; run with -cpu 1 for the per-core figure.
-func BenchmarkEngine(b *testing.B) {
-	e, err := Compile(loadUpstream(b), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	batch := benchBatch()
-	c := &fields.Ctx{}
-	emit := func(*Rule) {}
-	b.ReportAllocs()
-	b.ResetTimer()
-	n := 0
-	for b.Loop() {
-		c.Reset(batch, n%len(batch.Events), "")
-		e.Eval(c, emit)
-		n++
-	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
-}
-
 // TestEvalConcurrent runs one engine from several goroutines, each with
 // its own Ctx, as the evaluator's workers do; run it with -race.
 func TestEvalConcurrent(t *testing.T) {
@@ -211,5 +190,71 @@ func TestEvalConcurrent(t *testing.T) {
 		if msg := <-errs; msg != "" {
 			t.Error(msg)
 		}
+	}
+}
+
+// TestEvalMatchesRuleByRule checks the engine's shortcuts (macro and
+// field memos shared by the rules of an event, guard skipping, conjunct
+// order, per-type specialisation) against each enabled rule's generic
+// predicate run alone with fresh memos, on events that match and events
+// that do not.
+func TestEvalMatchesRuleByRule(t *testing.T) {
+	e, err := Compile(loadUpstream(t), Options{Matching: MatchAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := benchBatch()
+	symlink := schema.Event{Num: 3, Ts: 3, Type: schema.EventSymlinkat, Proc: 2, Res: 0,
+		Args: args(schema.EventSymlinkat, map[string]schema.Arg{"target": schema.StrArg("/etc/shadow"),
+			"linkdirfd": schema.IntArg(-100), "linkpath": {Str: "/tmp/s", Resolved: "/tmp/s"}})}
+	b.Events = append(b.Events, openEvent(0, "/etc/shadow", oRDONLY), execEvent(1, "/usr/bin/find"), symlink,
+		execEvent(3, "/dev/shm/x"), execEvent(4, "./x"), openEvent(2, "/etc/passwd", oWRONLY|oTRUNC),
+		openEvent(6, "/root/.bashrc", oWRONLY))
+	matched := 0
+	c := &fields.Ctx{}
+	for i := range b.Events {
+		c.Reset(b, i, "")
+		var got, want []string
+		e.Eval(c, func(r *Rule) { got = append(got, r.Name) })
+		for _, r := range e.Rules() {
+			if !r.Enabled {
+				continue
+			}
+			s := e.states.New().(*evalState)
+			s.c = c
+			s.next()
+			if r.match(s) {
+				want = append(want, r.Name)
+			}
+		}
+		matched += len(want)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("event %d (%s): matching rules (-rule by rule +engine):\n%s", i, b.Events[i].Type, diff)
+		}
+	}
+	if matched == 0 {
+		t.Error("no event matched any rule: the comparison proves nothing")
+	}
+}
+
+// TestEvalNoAllocs guards the hot path: evaluating the upstream rules
+// on the benchmark mix allocates nothing once the Ctx is warm.
+func TestEvalNoAllocs(t *testing.T) {
+	e, err := Compile(loadUpstream(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := benchBatch()
+	c := &fields.Ctx{}
+	emit := func(*Rule) {}
+	run := func() {
+		for i := range b.Events {
+			c.Reset(b, i, "")
+			e.Eval(c, emit)
+		}
+	}
+	run()
+	if n := testing.AllocsPerRun(20, run); n != 0 {
+		t.Errorf("%v allocations per pass over %d events, want 0", n, len(b.Events))
 	}
 }

@@ -167,6 +167,9 @@ func run() error {
 	}
 	conn, err := bus.Connect(ctx, "peregrine-enricher", opts...)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for NATS
+		}
 		return err
 	}
 	defer conn.Close()

@@ -38,6 +38,15 @@ type Ctx struct {
 	// Rendered flag and enum texts by table and value: few distinct
 	// values occur, so after warm-up evt.arg.flags allocates nothing.
 	flagCache map[uint64]string
+	// flagRecent is a direct-mapped front for flagCache: the few values
+	// of a node's hot paths hit it without hashing a map key.
+	flagRecent [16]flagEntry
+}
+
+type flagEntry struct {
+	key uint64
+	s   string
+	set bool
 }
 
 // Cached per-process strings.
@@ -150,7 +159,12 @@ func (c *Ctx) flagText(t *flagTable, v uint64) string {
 		return t.render(v)
 	}
 	key := uint64(t.id)<<32 | v
+	fe := &c.flagRecent[(key*0x9e3779b97f4a7c15)>>60]
+	if fe.set && fe.key == key {
+		return fe.s
+	}
 	if s, ok := c.flagCache[key]; ok {
+		*fe = flagEntry{key: key, s: s, set: true}
 		return s
 	}
 	if c.flagCache == nil || len(c.flagCache) >= maxFlagCache {
@@ -158,6 +172,7 @@ func (c *Ctx) flagText(t *flagTable, v uint64) string {
 	}
 	s := t.render(v)
 	c.flagCache[key] = s
+	*fe = flagEntry{key: key, s: s, set: true}
 	return s
 }
 

@@ -213,7 +213,7 @@ func fdTypeName(fd *schema.FD) string {
 	if fd.Type == 'u' && fd.Family != schema.AFUnix {
 		return "userfaultfd"
 	}
-	if n, ok := fdTypeNames[fd.Type]; ok {
+	if n, ok := fdTypeNames[byte(fd.Type)]; ok {
 		return n
 	}
 	return NA

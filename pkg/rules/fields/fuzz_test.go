@@ -36,7 +36,7 @@ func FuzzExtract(f *testing.F) {
 			ev.Args = append(ev.Args, schema.Arg{Int: n << i, Str: raw, Resolved: s})
 		}
 		if fdType != 0 {
-			ev.FD = &schema.FD{Num: n, Type: fdType, Name: s, Role: uint8(n & 3), L4: uint8(n)}
+			ev.FD = &schema.FD{Num: n, Type: schema.FDType(fdType), Name: s, Role: uint8(n & 3), L4: uint8(n)}
 		}
 		p := shellProc()
 		p.ContainerID = s

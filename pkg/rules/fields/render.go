@@ -161,7 +161,7 @@ func fdText(c *Ctx, n int64) string {
 	if fd := c.Event.FD; fd != nil && fd.Num == n && fd.Type != 0 {
 		var b strings.Builder
 		b.WriteByte('<')
-		b.WriteByte(fd.Type)
+		b.WriteByte(byte(fd.Type))
 		if fd.Type == '4' || fd.Type == '6' {
 			if l := l4Letter(fd.L4); l != 0 {
 				b.WriteByte(l)

@@ -18,6 +18,9 @@ type Builder struct {
 	seq          uint64
 	cur          *schema.Batch
 	idx          map[procKey]int32
+	// hint is the largest batch seen: the next batch's events are
+	// allocated once at that size rather than grown by doubling.
+	hint int
 }
 
 // New returns a builder for node; bootID tells collector runs apart.
@@ -30,7 +33,13 @@ func New(node, bootID string) *Builder {
 func (b *Builder) reset() {
 	b.seq++
 	b.cur = &schema.Batch{Version: schema.Version, Node: b.node, BootID: b.bootID, Seq: b.seq}
-	b.idx = map[procKey]int32{}
+	if b.hint > 0 {
+		b.cur.Events = make([]schema.Event, 0, b.hint)
+	}
+	if b.idx == nil {
+		b.idx = map[procKey]int32{}
+	}
+	clear(b.idx) // the map stays here; batches do not keep it
 }
 
 // Add appends ev; p (nil for events without a process) is snapshotted
@@ -59,6 +68,7 @@ func (b *Builder) Take() *schema.Batch {
 		return nil
 	}
 	out := b.cur
+	b.hint = max(b.hint, len(out.Events))
 	b.reset()
 	return out
 }

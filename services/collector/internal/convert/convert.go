@@ -19,10 +19,21 @@ type Converter struct {
 	T     *state.Table
 	Clock state.Clock
 	num   uint64
+	strs  map[string]string // interned string items
+	arena []schema.Arg      // free tail of the current argument block
 }
 
+// Bounds of the converter's allocation caches.
+const (
+	internMax    = 16384 // interned strings kept before the cache is reset
+	internMaxLen = 512   // longer strings are not interned
+	argChunk     = 2048  // arguments per block
+)
+
 // New returns a converter over t.
-func New(t *state.Table, c state.Clock) *Converter { return &Converter{T: t, Clock: c} }
+func New(t *state.Table, c state.Clock) *Converter {
+	return &Converter{T: t, Clock: c, strs: make(map[string]string)}
+}
 
 // Result is one converted event and the process it belongs to.
 type Result struct {
@@ -102,8 +113,8 @@ func (c *Converter) Convert(rec *record.Record) (res Result, ok bool) {
 		if code&0x80 != 0 {
 			core = 1
 		}
-		ev.Args = []schema.Arg{schema.IntArg(int64(code >> 8 & 0xff)), schema.IntArg(int64(code & 0x7f)),
-			schema.IntArg(core), schema.IntArg(0)}
+		ev.Args = c.args(schema.IntArg(int64(code>>8&0xff)), schema.IntArg(int64(code&0x7f)),
+			schema.IntArg(core), schema.IntArg(0))
 		res.Remove = true
 	case record.KindSysExit, record.KindSysEnter:
 		t, known := eventOf[uint32(h.Nr)]
@@ -148,11 +159,42 @@ func find(rec *record.Record, t record.ItemType, n int) *record.Item {
 	return nil
 }
 
-func str(rec *record.Record, n int) string {
-	if it := find(rec, record.ItemStr, n); it != nil {
+// str is the n-th string item, interned: the same paths and names come
+// again and again, and a map lookup keyed by string(bytes) does not
+// allocate, while a new string per event did.
+func (c *Converter) str(rec *record.Record, n int) string {
+	it := find(rec, record.ItemStr, n)
+	if it == nil || len(it.Data) == 0 {
+		return ""
+	}
+	if len(it.Data) > internMaxLen {
 		return string(it.Data)
 	}
-	return ""
+	if s, ok := c.strs[string(it.Data)]; ok {
+		return s
+	}
+	if len(c.strs) >= internMax {
+		clear(c.strs) // bound the memory; hot strings come back at once
+	}
+	s := string(it.Data)
+	c.strs[s] = s
+	return s
+}
+
+// args returns a copy of a carved from a shared block: one allocation per
+// argChunk arguments instead of one per event. The slice's capacity ends
+// at its length, so an append reallocates rather than overwrite a
+// neighbour. Blocks are never reused: events keep them alive.
+func (c *Converter) args(a ...schema.Arg) []schema.Arg {
+	if len(a) > argChunk {
+		return append([]schema.Arg(nil), a...)
+	}
+	if len(a) > cap(c.arena)-len(c.arena) {
+		c.arena = make([]schema.Arg, 0, argChunk)
+	}
+	n := len(c.arena)
+	c.arena = append(c.arena, a...)
+	return c.arena[n : n+len(a) : n+len(a)]
 }
 
 func sockOf(rec *record.Record) (record.Sock, bool) {
@@ -214,29 +256,30 @@ func (c *Converter) enter(rec *record.Record, p *state.Proc, ev *schema.Event) {
 	a := rec.Args
 	switch uint32(rec.Nr) {
 	case sysno.Open, sysno.Creat:
-		name := str(rec, 0)
+		name := c.str(rec, 0)
 		if rec.Nr == sysno.Open {
-			ev.Args = []schema.Arg{pathArg(p, state.ATFDCWD, name), i(a[1]), i(openMode(a[1], a[2])), i(0), i(0)}
+			ev.Args = c.args(pathArg(p, state.ATFDCWD, name), i(a[1]), i(openMode(a[1], a[2])), i(0), i(0))
 			ev.FD = &schema.FD{Num: -1, Type: 'o', Name: absPath(p, state.ATFDCWD, name)}
 		} else {
-			ev.Args = []schema.Arg{pathArg(p, state.ATFDCWD, name), i(a[1]), i(0), i(0), i(0)}
+			ev.Args = c.args(pathArg(p, state.ATFDCWD, name), i(a[1]), i(0), i(0), i(0))
 			ev.FD = &schema.FD{Num: -1, Type: 'f', Name: absPath(p, state.ATFDCWD, name)}
 		}
 	case sysno.Openat, sysno.Openat2:
-		name := str(rec, 0)
+		name := c.str(rec, 0)
 		flags, mode := a[2], a[3]
 		if rec.Nr == sysno.Openat2 {
 			flags, mode = openHow(rec)
 		}
-		ev.Args = []schema.Arg{i(uint64(fdNum(a[0]))), pathArg(p, fdNum(a[0]), name), i(flags), i(openMode(flags, mode))}
+		dirfd, pa, fl, md := i(uint64(fdNum(a[0]))), pathArg(p, fdNum(a[0]), name), i(flags), i(openMode(flags, mode))
 		if rec.Nr == sysno.Openat2 {
-			ev.Args = append(ev.Args, i(0))
+			ev.Args = c.args(dirfd, pa, fl, md, i(0), i(0), i(0))
+		} else {
+			ev.Args = c.args(dirfd, pa, fl, md, i(0), i(0))
 		}
-		ev.Args = append(ev.Args, i(0), i(0))
 		ev.FD = &schema.FD{Num: -1, Type: 'f', Name: absPath(p, fdNum(a[0]), name)}
 	case sysno.Connect:
 		fd := fdNum(a[0])
-		ev.Args = []schema.Arg{schema.StrArg(""), schema.IntArg(fd), schema.StrArg(sockaddrArg(rec))}
+		ev.Args = c.args(schema.StrArg(""), schema.IntArg(fd), schema.StrArg(sockaddrArg(rec)))
 		ev.FD = p.FDs[fd]
 	}
 }

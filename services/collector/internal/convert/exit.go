@@ -27,7 +27,7 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 	case sysno.Execve, sysno.Execveat:
 		c.execve(rec, p, ev)
 	case sysno.Socket:
-		ev.Args = []schema.Arg{i(a[0]), i(a[1]), i(a[2]), i(sockFlags(a[1]))}
+		ev.Args = c.args(i(a[0]), i(a[1]), i(a[2]), i(sockFlags(a[1])))
 		if ret >= 0 {
 			fd := &schema.FD{Num: ret, Type: state.TypeForFamily(uint16(a[0])), Family: uint8(a[0]),
 				L4: state.L4For(uint16(a[1]), uint16(a[2])), Flags: uint32(sockFlags(a[1]))}
@@ -40,18 +40,18 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 	case sysno.Connect:
 		fdn := fdNum(a[0])
 		fd := c.sockFD(rec, p, fdn, schema.RoleClient, ret == 0 || ret == eInProgress)
-		ev.Args = []schema.Arg{schema.StrArg(tupleOf(rec, false)), schema.IntArg(fdn), schema.StrArg(sockaddrArg(rec))}
+		ev.Args = c.args(schema.StrArg(tupleOf(rec, false)), schema.IntArg(fdn), schema.StrArg(sockaddrArg(rec)))
 		ev.FD = fd
 	case sysno.Listen:
 		fdn := fdNum(a[0])
-		ev.Args = []schema.Arg{schema.IntArg(fdn), i(a[1])}
+		ev.Args = c.args(schema.IntArg(fdn), i(a[1]))
 		ev.FD = c.sockFD(rec, p, fdn, schema.RoleServer, false)
 	case sysno.Bind:
 		fdn := fdNum(a[0])
-		ev.Args = []schema.Arg{schema.StrArg(sockaddrArg(rec)), schema.IntArg(fdn)}
+		ev.Args = c.args(schema.StrArg(sockaddrArg(rec)), schema.IntArg(fdn))
 		ev.FD = c.sockFD(rec, p, fdn, schema.RoleServer, false)
 	case sysno.Accept, sysno.Accept4:
-		ev.Args = []schema.Arg{schema.StrArg(tupleOf(rec, true)), i(0), i(0), i(0)}
+		ev.Args = c.args(schema.StrArg(tupleOf(rec, true)), i(0), i(0), i(0))
 		if rec.Nr == sysno.Accept4 {
 			ev.Args = append(ev.Args, i(sockFlags(a[3])))
 		}
@@ -61,7 +61,7 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 	case sysno.Sendto, sysno.Sendmsg, sysno.Recvfrom, sysno.Recvmsg:
 		c.sendRecv(rec, p, ev)
 	case sysno.Dup, sysno.Dup2, sysno.Dup3:
-		ev.Args = []schema.Arg{schema.IntArg(fdNum(a[0]))}
+		ev.Args = c.args(schema.IntArg(fdNum(a[0])))
 		if rec.Nr != sysno.Dup {
 			ev.Args = append(ev.Args, schema.IntArg(fdNum(a[1])))
 		}
@@ -70,7 +70,7 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 		}
 		ev.FD = c.dup(p, fdNum(a[0]), ret, rec.Nr == sysno.Dup3 && a[2]&state.OCloexec != 0)
 	case sysno.Fcntl:
-		ev.Args = []schema.Arg{schema.IntArg(fdNum(a[0])), i(a[1])}
+		ev.Args = c.args(schema.IntArg(fdNum(a[0])), i(a[1]))
 		if a[1] == fDupFD || a[1] == fDupFDCloexec {
 			ev.FD = c.dup(p, fdNum(a[0]), ret, a[1] == fDupFDCloexec)
 		} else {
@@ -78,83 +78,83 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 		}
 	case sysno.Close:
 		fdn := fdNum(a[0])
-		ev.Args = []schema.Arg{schema.IntArg(fdn)}
+		ev.Args = c.args(schema.IntArg(fdn))
 		ev.FD = p.FDs[fdn]
 		if ret == 0 {
 			delete(p.FDs, fdn)
 		}
 	case sysno.Symlink:
-		ev.Args = []schema.Arg{schema.StrArg(str(rec, 0)), pathArg(p, state.ATFDCWD, str(rec, 1))}
+		ev.Args = c.args(schema.StrArg(c.str(rec, 0)), pathArg(p, state.ATFDCWD, c.str(rec, 1)))
 	case sysno.Symlinkat:
-		ev.Args = []schema.Arg{schema.StrArg(str(rec, 0)), schema.IntArg(fdNum(a[1])), pathArg(p, fdNum(a[1]), str(rec, 1))}
+		ev.Args = c.args(schema.StrArg(c.str(rec, 0)), schema.IntArg(fdNum(a[1])), pathArg(p, fdNum(a[1]), c.str(rec, 1)))
 		ev.FD = p.FDs[fdNum(a[1])]
 	case sysno.Link, sysno.Rename:
-		ev.Args = []schema.Arg{pathArg(p, state.ATFDCWD, str(rec, 0)), pathArg(p, state.ATFDCWD, str(rec, 1))}
+		ev.Args = c.args(pathArg(p, state.ATFDCWD, c.str(rec, 0)), pathArg(p, state.ATFDCWD, c.str(rec, 1)))
 	case sysno.Linkat, sysno.Renameat, sysno.Renameat2:
-		ev.Args = []schema.Arg{schema.IntArg(fdNum(a[0])), pathArg(p, fdNum(a[0]), str(rec, 0)),
-			schema.IntArg(fdNum(a[2])), pathArg(p, fdNum(a[2]), str(rec, 1))}
+		ev.Args = c.args(schema.IntArg(fdNum(a[0])), pathArg(p, fdNum(a[0]), c.str(rec, 0)),
+			schema.IntArg(fdNum(a[2])), pathArg(p, fdNum(a[2]), c.str(rec, 1)))
 		if rec.Nr != sysno.Renameat {
 			ev.Args = append(ev.Args, i(a[4]))
 		}
 	case sysno.Unlink, sysno.Rmdir:
-		ev.Args = []schema.Arg{pathArg(p, state.ATFDCWD, str(rec, 0))}
+		ev.Args = c.args(pathArg(p, state.ATFDCWD, c.str(rec, 0)))
 	case sysno.Unlinkat:
-		ev.Args = []schema.Arg{schema.IntArg(fdNum(a[0])), pathArg(p, fdNum(a[0]), str(rec, 0)), i(a[2])}
+		ev.Args = c.args(schema.IntArg(fdNum(a[0])), pathArg(p, fdNum(a[0]), c.str(rec, 0)), i(a[2]))
 		ev.FD = p.FDs[fdNum(a[0])]
 	case sysno.Mkdir:
-		ev.Args = []schema.Arg{pathArg(p, state.ATFDCWD, str(rec, 0)), i(a[1])}
+		ev.Args = c.args(pathArg(p, state.ATFDCWD, c.str(rec, 0)), i(a[1]))
 	case sysno.Mkdirat:
-		ev.Args = []schema.Arg{schema.IntArg(fdNum(a[0])), pathArg(p, fdNum(a[0]), str(rec, 0)), i(a[2])}
+		ev.Args = c.args(schema.IntArg(fdNum(a[0])), pathArg(p, fdNum(a[0]), c.str(rec, 0)), i(a[2]))
 		ev.FD = p.FDs[fdNum(a[0])]
 	case sysno.Chmod:
-		ev.Args = []schema.Arg{pathArg(p, state.ATFDCWD, str(rec, 0)), i(a[1])}
+		ev.Args = c.args(pathArg(p, state.ATFDCWD, c.str(rec, 0)), i(a[1]))
 	case sysno.Fchmod:
-		ev.Args = []schema.Arg{schema.IntArg(fdNum(a[0])), i(a[1])}
+		ev.Args = c.args(schema.IntArg(fdNum(a[0])), i(a[1]))
 		ev.FD = p.FDs[fdNum(a[0])]
 	case sysno.Fchmodat, sysno.Fchmodat2:
-		ev.Args = []schema.Arg{schema.IntArg(fdNum(a[0])), pathArg(p, fdNum(a[0]), str(rec, 0)), i(a[2])}
+		ev.Args = c.args(schema.IntArg(fdNum(a[0])), pathArg(p, fdNum(a[0]), c.str(rec, 0)), i(a[2]))
 		ev.FD = p.FDs[fdNum(a[0])]
 	case sysno.Ptrace:
-		ev.Args = []schema.Arg{i(a[2]), i(a[3]), i(a[0]), schema.IntArg(int64(int32(a[1])))}
+		ev.Args = c.args(i(a[2]), i(a[3]), i(a[0]), schema.IntArg(int64(int32(a[1]))))
 	case sysno.Setuid, sysno.Setgid:
-		ev.Args = []schema.Arg{schema.IntArg(int64(int32(a[0])))}
+		ev.Args = c.args(schema.IntArg(int64(int32(a[0]))))
 	case sysno.Setreuid, sysno.Setregid:
-		ev.Args = []schema.Arg{schema.IntArg(int64(int32(a[0]))), schema.IntArg(int64(int32(a[1])))}
+		ev.Args = c.args(schema.IntArg(int64(int32(a[0]))), schema.IntArg(int64(int32(a[1]))))
 	case sysno.Setresuid, sysno.Setresgid:
-		ev.Args = []schema.Arg{schema.IntArg(int64(int32(a[0]))), schema.IntArg(int64(int32(a[1]))), schema.IntArg(int64(int32(a[2])))}
+		ev.Args = c.args(schema.IntArg(int64(int32(a[0]))), schema.IntArg(int64(int32(a[1]))), schema.IntArg(int64(int32(a[2]))))
 	case sysno.Setns:
-		ev.Args = []schema.Arg{schema.IntArg(fdNum(a[0])), i(a[1])}
+		ev.Args = c.args(schema.IntArg(fdNum(a[0])), i(a[1]))
 		ev.FD = p.FDs[fdNum(a[0])]
 	case sysno.Unshare:
-		ev.Args = []schema.Arg{i(a[0])}
+		ev.Args = c.args(i(a[0]))
 	case sysno.Userfaultfd:
-		ev.Args = []schema.Arg{i(a[0])}
+		ev.Args = c.args(i(a[0]))
 		if ret >= 0 {
 			fd := &schema.FD{Num: ret, Type: 'u', Flags: uint32(a[0])}
 			p.FDs[ret] = fd
 			ev.FD = fd
 		}
 	case sysno.Bpf:
-		ev.Args = []schema.Arg{i(a[0])}
+		ev.Args = c.args(i(a[0]))
 		if ret >= 0 {
 			fd := &schema.FD{Num: ret, Type: 'b'}
 			p.FDs[ret] = fd
 			ev.FD = fd
 		}
 	case sysno.Init_module:
-		ev.Args = []schema.Arg{schema.StrArg(""), i(a[1]), schema.StrArg(str(rec, 0))}
+		ev.Args = c.args(schema.StrArg(""), i(a[1]), schema.StrArg(c.str(rec, 0)))
 	case sysno.Finit_module:
-		ev.Args = []schema.Arg{schema.IntArg(fdNum(a[0])), schema.StrArg(str(rec, 0)), i(a[2])}
+		ev.Args = c.args(schema.IntArg(fdNum(a[0])), schema.StrArg(c.str(rec, 0)), i(a[2]))
 		ev.FD = p.FDs[fdNum(a[0])]
 	case sysno.Chdir:
-		path := str(rec, 0)
-		ev.Args = []schema.Arg{schema.StrArg(path)}
+		path := c.str(rec, 0)
+		ev.Args = c.args(schema.StrArg(path))
 		if ret == 0 {
 			c.setCwd(p, absPath(p, state.ATFDCWD, path))
 		}
 	case sysno.Fchdir:
 		fdn := fdNum(a[0])
-		ev.Args = []schema.Arg{schema.IntArg(fdn)}
+		ev.Args = c.args(schema.IntArg(fdn))
 		ev.FD = p.FDs[fdn]
 		if ret == 0 && ev.FD != nil && ev.FD.Name != "" {
 			c.setCwd(p, ev.FD.Name)
@@ -176,7 +176,7 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 			p.FDs[fd1] = &schema.FD{Num: fd1, Type: typ, Flags: uint32(flags), Family: familyIf(typ, a[0])}
 			p.FDs[fd2] = &schema.FD{Num: fd2, Type: typ, Flags: uint32(flags), Family: familyIf(typ, a[0])}
 		}
-		ev.Args = []schema.Arg{schema.IntArg(fd1), schema.IntArg(fd2)}
+		ev.Args = c.args(schema.IntArg(fd1), schema.IntArg(fd2))
 		switch rec.Nr {
 		case sysno.Pipe:
 			ev.Args = append(ev.Args, i(0))
@@ -186,8 +186,8 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 			ev.Args = append(ev.Args, i(a[0]), i(a[1]), i(a[2]))
 		}
 	case sysno.Memfd_create:
-		name := str(rec, 0)
-		ev.Args = []schema.Arg{schema.StrArg(name), i(a[1])}
+		name := c.str(rec, 0)
+		ev.Args = c.args(schema.StrArg(name), i(a[1]))
 		if ret >= 0 {
 			fd := &schema.FD{Num: ret, Type: 'm', Name: "memfd:" + name}
 			if a[1]&1 != 0 { // MFD_CLOEXEC
@@ -197,10 +197,10 @@ func (c *Converter) exit(rec *record.Record, p *state.Proc, ev *schema.Event) {
 			ev.FD = fd
 		}
 	case sysno.Mount:
-		ev.Args = []schema.Arg{schema.StrArg(str(rec, 0)), pathArg(p, state.ATFDCWD, str(rec, 1)),
-			schema.StrArg(str(rec, 2)), i(a[3])}
+		ev.Args = c.args(schema.StrArg(c.str(rec, 0)), pathArg(p, state.ATFDCWD, c.str(rec, 1)),
+			schema.StrArg(c.str(rec, 2)), i(a[3]))
 	case sysno.Umount2:
-		ev.Args = []schema.Arg{pathArg(p, state.ATFDCWD, str(rec, 0)), i(a[1])}
+		ev.Args = c.args(pathArg(p, state.ATFDCWD, c.str(rec, 0)), i(a[1]))
 	}
 }
 
@@ -229,7 +229,7 @@ func (c *Converter) setCwd(p *state.Proc, dir string) {
 func (c *Converter) open(rec *record.Record, p *state.Proc, ev *schema.Event) {
 	a := rec.Args
 	ret := rec.Ret
-	name := str(rec, 0)
+	name := c.str(rec, 0)
 	var dirfd int64 = state.ATFDCWD
 	var flags, mode uint64
 	switch uint32(rec.Nr) {
@@ -255,18 +255,18 @@ func (c *Converter) open(rec *record.Record, p *state.Proc, ev *schema.Event) {
 	mode = openMode(flags, mode)
 	switch uint32(rec.Nr) {
 	case sysno.Open:
-		ev.Args = []schema.Arg{pa, i(fl), i(mode), i(uint64(file.Dev)), i(file.Ino)}
+		ev.Args = c.args(pa, i(fl), i(mode), i(uint64(file.Dev)), i(file.Ino))
 	case sysno.Creat:
 		var cf uint64
 		if file.FMode&record.FModeCreated != 0 {
 			cf = schema.OpenFlagCreated
 		}
-		ev.Args = []schema.Arg{pa, i(mode), i(uint64(file.Dev)), i(file.Ino), i(cf)}
+		ev.Args = c.args(pa, i(mode), i(uint64(file.Dev)), i(file.Ino), i(cf))
 	case sysno.Openat:
-		ev.Args = []schema.Arg{schema.IntArg(dirfd), pa, i(fl), i(mode), i(uint64(file.Dev)), i(file.Ino)}
+		ev.Args = c.args(schema.IntArg(dirfd), pa, i(fl), i(mode), i(uint64(file.Dev)), i(file.Ino))
 	case sysno.Openat2:
-		ev.Args = []schema.Arg{schema.IntArg(dirfd), pa, i(fl), i(mode), i(openResolve(rec)),
-			i(uint64(file.Dev)), i(file.Ino)}
+		ev.Args = c.args(schema.IntArg(dirfd), pa, i(fl), i(mode), i(openResolve(rec)),
+			i(uint64(file.Dev)), i(file.Ino))
 	}
 	abs := absPath(p, dirfd, name)
 	if ret < 0 {
@@ -289,19 +289,19 @@ func (c *Converter) open(rec *record.Record, p *state.Proc, ev *schema.Event) {
 
 func (c *Converter) execve(rec *record.Record, p *state.Proc, ev *schema.Event) {
 	h := &rec.Header
-	filename := str(rec, 0) // only set on failure
+	filename := c.str(rec, 0) // only set on failure
 	var cgroups string
 	if p.Cgroup != "" {
 		cgroups = "memory=" + p.Cgroup
 	}
-	ev.Args = []schema.Arg{
+	ev.Args = c.args(
 		schema.StrArg(p.Exe), schema.StrArg(strings.Join(p.Args, "\x00")), schema.IntArg(int64(h.Tid)),
 		schema.IntArg(p.Pid), schema.IntArg(p.Ppid), schema.StrArg(p.Cwd), i(0), i(0), i(0), i(0), i(0), i(0),
 		schema.StrArg(p.Comm), schema.StrArg(cgroups), schema.StrArg(strings.Join(p.Env, "\x00")),
 		i(uint64(p.TTY)), schema.IntArg(p.Vpgid), i(uint64(p.LoginUID)), i(uint64(p.ExeFlags)),
 		i(p.CapInheritable), i(p.CapPermitted), i(p.CapEffective), i(p.ExeIno), i(0), i(0),
 		i(uint64(p.Euid)), schema.StrArg(p.ExePath), schema.IntArg(p.Pgid), i(uint64(p.Egid)),
-	}
+	)
 	if rec.Nr == sysno.Execve {
 		if filename == "" && rec.Ret == 0 {
 			filename = p.Filename
@@ -433,13 +433,13 @@ func (c *Converter) sendRecv(rec *record.Record, p *state.Proc, ev *schema.Event
 	ev.FD = fd
 	switch uint32(rec.Nr) {
 	case sysno.Sendto:
-		ev.Args = []schema.Arg{schema.StrArg(data), schema.IntArg(fdn), i(a[2]), schema.StrArg(tuple)}
+		ev.Args = c.args(schema.StrArg(data), schema.IntArg(fdn), i(a[2]), schema.StrArg(tuple))
 	case sysno.Sendmsg:
-		ev.Args = []schema.Arg{schema.StrArg(data), schema.IntArg(fdn), schema.IntArg(max(ret, 0)), schema.StrArg(tuple)}
+		ev.Args = c.args(schema.StrArg(data), schema.IntArg(fdn), schema.IntArg(max(ret, 0)), schema.StrArg(tuple))
 	case sysno.Recvfrom:
-		ev.Args = []schema.Arg{schema.StrArg(data), schema.StrArg(tuple), schema.IntArg(fdn), i(a[2])}
+		ev.Args = c.args(schema.StrArg(data), schema.StrArg(tuple), schema.IntArg(fdn), i(a[2]))
 	case sysno.Recvmsg:
-		ev.Args = []schema.Arg{schema.IntArg(max(ret, 0)), schema.StrArg(data), schema.StrArg(tuple), schema.StrArg(""), schema.IntArg(fdn)}
+		ev.Args = c.args(schema.IntArg(max(ret, 0)), schema.StrArg(data), schema.StrArg(tuple), schema.StrArg(""), schema.IntArg(fdn))
 	}
 }
 

@@ -39,10 +39,13 @@ type Enricher struct {
 	pods Pods
 	m    *metrics.Metrics
 
-	mu    sync.Mutex
-	cond  *sync.Cond // signalled when held drops
-	held  int
-	nodes map[string]*queue
+	mu   sync.Mutex
+	cond *sync.Cond // signalled when held drops
+	held int
+	// blocked counts Submit calls waiting for room; while any waits, held
+	// batches go out without waiting for their metadata.
+	blocked int
+	nodes   map[string]*queue
 }
 
 type item struct {
@@ -87,9 +90,12 @@ func (e *Enricher) Submit(ctx context.Context, b *schema.Batch, emit func(*schem
 			e.cond.Broadcast()
 			e.mu.Unlock()
 		})
+		e.blocked++
+		e.cond.Broadcast()
 		for e.held > 0 && e.held+n > e.cfg.MaxHeld && ctx.Err() == nil {
 			e.cond.Wait()
 		}
+		e.blocked--
 		stop()
 		if err := ctx.Err(); err != nil {
 			e.mu.Unlock()
@@ -193,7 +199,7 @@ func (e *Enricher) wait(it *item) {
 		case <-deadline.C:
 			return
 		case <-changed:
-		case <-tick.C:
+		case <-tick.C: // also notices pressure from a blocked Submit
 		}
 	}
 }
@@ -201,7 +207,7 @@ func (e *Enricher) wait(it *item) {
 func (e *Enricher) pressure() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.held > e.cfg.MaxHeld
+	return e.held > e.cfg.MaxHeld || e.blocked > 0
 }
 
 // ready reports whether waiting longer cannot improve it.

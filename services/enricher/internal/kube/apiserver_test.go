@@ -54,6 +54,8 @@ func TestAPIServer(t *testing.T) {
 	x := startIndex(t, cs, "node-a")
 	want := wantPod("node-a")
 	want.UID = string(p.UID)
+	// The API server labels every namespace with its name.
+	want.NSLabels = map[string]string{"team": "payments", "kubernetes.io/metadata.name": "shop"}
 	waitPod(t, x, cid, "", want)
 	waitPod(t, x, "", string(p.UID), want)
 }

@@ -76,18 +76,23 @@ type Resolver struct {
 	entries map[string]*entry
 	changed chan struct{} // closed and replaced whenever an entry resolves
 	wg      sync.WaitGroup
-	ctx     context.Context // lookups' parent, set by Run; Background before
+	// ctx is the lookups' parent, ended when Run ends, so lookups started
+	// before Run (or after it) cannot outlive it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // New returns a resolver asking runtimes in order (a cgroup hint moves a
 // runtime of that kind first).
 func New(runtimes []Runtime, cfg Config, m *metrics.Metrics, log *slog.Logger) *Resolver {
 	cfg.defaults()
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Resolver{
-		cfg: cfg, runtimes: runtimes, m: m, log: log,
+		cancel: cancel,
+		cfg:    cfg, runtimes: runtimes, m: m, log: log,
 		entries: make(map[string]*entry),
 		changed: make(chan struct{}),
-		ctx:     context.Background(),
+		ctx:     ctx,
 	}
 }
 
@@ -291,9 +296,6 @@ func (r *Resolver) event(ev source.Event) {
 // once when a runtime goes away and once when it is back. It returns
 // ctx's error after the lookups it started have finished.
 func (r *Resolver) Run(ctx context.Context) error {
-	r.mu.Lock()
-	r.ctx = ctx
-	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, rt := range r.runtimes {
 		wg.Add(1)
@@ -307,6 +309,7 @@ func (r *Resolver) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			r.cancel()
 			wg.Wait()
 			r.wg.Wait()
 			return ctx.Err()
