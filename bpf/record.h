@@ -84,6 +84,7 @@ struct item_sock {
 	__u16 state;
 	__u8 laddr[16];
 	__u8 raddr[16];
+	__u32 _pad; /* the compiler would add it; spelled out for the Go decoder */
 	__u64 sk;   /* kernel address of the sock, for unix fd names */
 	__u64 peer; /* unix peer sock */
 };

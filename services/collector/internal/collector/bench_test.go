@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(loopEnv); spec != "" {
 		os.Exit(openCloseLoop(spec))
 	}
+	if path := os.Getenv(dialUnixEnv); path != "" {
+		os.Exit(dialUnix(path))
+	}
 	os.Exit(m.Run())
 }
 

@@ -20,8 +20,8 @@ type Sock struct {
 	Peer   uint64
 }
 
-// SockSize is sizeof(struct item_sock).
-const SockSize = 60
+// SockSize is sizeof(struct item_sock): sk sits after 4 bytes of padding.
+const SockSize = 64
 
 // ParseSock decodes an [ItemSock] item.
 func ParseSock(b []byte) (Sock, error) {
@@ -44,8 +44,8 @@ func ParseSock(b []byte) (Sock, error) {
 		s.LAddr = netip.AddrFrom16([16]byte(b[12:28]))
 		s.RAddr = netip.AddrFrom16([16]byte(b[28:44]))
 	}
-	s.Sk = le.Uint64(b[44:])
-	s.Peer = le.Uint64(b[52:])
+	s.Sk = le.Uint64(b[48:])
+	s.Peer = le.Uint64(b[56:])
 	return s, nil
 }
 
@@ -64,6 +64,7 @@ func AppendSock(dst []byte, s Sock) []byte {
 	}
 	dst = append(dst, l[:]...)
 	dst = append(dst, r[:]...)
+	dst = append(dst, 0, 0, 0, 0) // _pad
 	dst = le.AppendUint64(dst, s.Sk)
 	return le.AppendUint64(dst, s.Peer)
 }
