@@ -40,8 +40,12 @@ tools: ## install the tools the tests drive: nats CLI, crictl, alertmanager, ben
 	@command -v crictl >/dev/null || { echo "install crictl $(CRICTL_VERSION)"; $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@$(CRICTL_VERSION); }
 	@command -v alertmanager >/dev/null || { echo "install alertmanager $(ALERTMANAGER_VERSION)"; $(GO) install github.com/prometheus/alertmanager/cmd/alertmanager@$(ALERTMANAGER_VERSION); }
 
+.PHONY: kube
+kube: ## build kube-apiserver and etcd from the module proxy for the enricher's API-server test (cached in ~/.cache/peregrine)
+	services/enricher/hack/build-kube.sh >/dev/null
+
 .PHONY: test
-test: tools ## run every test (as root the end-to-end tests with the real probe, runtimes and servers run too)
+test: tools kube ## run every test (as root the end-to-end tests with the real probe, runtimes and servers run too)
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 .PHONY: test-unit
