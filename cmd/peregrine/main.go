@@ -47,7 +47,7 @@ func main() {
 }
 
 func run(log *slog.Logger, listen string, port int, dataDir, binDir string, grace time.Duration, extra []string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
 	if binDir == "" {
@@ -90,7 +90,9 @@ func run(log *slog.Logger, listen string, port int, dataDir, binDir string, grac
 	for _, st := range stages {
 		cmd := exec.Command(filepath.Join(binDir, st.name), st.args...)
 		cmd.Env = append(os.Environ(), "NATS_URL="+url)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// Own process group: a terminal's Ctrl-C reaches only this runner, which
+		// stops the stages in order. Pdeathsig: if the runner dies anyway, so do they.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 		stdout, _ := cmd.StdoutPipe()
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
