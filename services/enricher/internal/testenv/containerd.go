@@ -78,14 +78,7 @@ state = %[2]q
     conf_dir = %[5]q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.Socket, PauseImage, filepath.Join(dir, "cni"))
 	must(t, os.WriteFile(filepath.Join(dir, "config.toml"), []byte(conf), 0o644))
-	logf, err := os.Create(filepath.Join(dir, "containerd.log"))
-	must(t, err)
-	cmd := exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	cd := startDaemon(t, dir, "containerd", "containerd", "--config", filepath.Join(dir, "config.toml"))
 	t.Cleanup(func() {
 		// Pods first, so their shims exit with them.
 		if out, err := c.TryCrictl("pods", "-q"); err == nil {
@@ -93,37 +86,16 @@ state = %[2]q
 				_, _ = c.TryCrictl("rmp", "-f", id)
 			}
 		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		cd.stop(20 * time.Second)
 		killShims(c.Socket)
-		logf.Close()
 		_ = exec.Command("umount", "-R", filepath.Join(dir, "state")).Run()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
-			t.Logf("containerd log:\n%s", tail(string(b), 3000))
-		}
+		cd.logIfFailed(t)
 		_ = os.RemoveAll(dir)
 	})
-	for i := 0; ; i++ {
-		if _, err := c.TryCrictl("version"); err == nil {
-			break
-		}
-		select {
-		case <-done:
-			b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
-			t.Fatalf("containerd exited: %s", tail(string(b), 2000))
-		default:
-		}
-		if i > 300 {
-			t.Fatalf("containerd did not answer on %s within 30s", c.Socket)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	cd.waitReady(t, c.Socket, 300, 100*time.Millisecond, func() bool {
+		_, err := c.TryCrictl("version")
+		return err == nil
+	})
 	imgDir := t.TempDir()
 	c.Ctr(t, "image", "import", BusyboxArchive(t, imgDir, PauseImage, "/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"))
 	return c

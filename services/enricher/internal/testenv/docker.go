@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -50,59 +49,31 @@ func StartDockerd(t testing.TB) *Dockerd {
 	dir, err := os.MkdirTemp("", "peregrine-dockerd-")
 	must(t, err)
 	d := &Dockerd{Socket: filepath.Join(dir, "docker.sock"), Dir: dir}
-	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
-	must(t, err)
-	cmd := exec.Command("dockerd",
+	dd := startDaemon(t, dir, "dockerd", "dockerd",
 		"--data-root", filepath.Join(dir, "data"),
 		"--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"),
 		"-H", "unix://"+d.Socket,
 		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
 		"--storage-driver=vfs", "--log-level=warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	must(t, cmd.Start())
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		logf.Close()
+		dd.stop(20 * time.Second)
 		// vfs layers of containers can hold mounts; unmount before removing.
 		_ = exec.Command("umount", "-R", filepath.Join(dir, "exec")).Run()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
-			t.Logf("dockerd log:\n%s", tail(string(b), 3000))
-		}
+		dd.logIfFailed(t)
 		_ = os.RemoveAll(dir)
 	})
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", d.Socket)
 	}}, Timeout: time.Second}
-	for i := 0; ; i++ {
+	dd.waitReady(t, d.Socket, 300, 100*time.Millisecond, func() bool {
 		resp, err := hc.Get("http://docker/_ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		select {
-		case <-done:
-			b, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
-			t.Fatalf("dockerd exited: %s", tail(string(b), 2000))
-		default:
-		}
-		if i > 300 {
-			t.Fatalf("dockerd did not answer on %s within 30s", d.Socket)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 	return d
 }
 
@@ -142,11 +113,4 @@ func Cgroup(t testing.TB, pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	must(t, err)
 	return string(b)
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
