@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/peregrine-rt/peregrine/pkg/bus"
@@ -138,11 +137,7 @@ func run() error {
 	case err != nil:
 		return err
 	default:
-		cs, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return fmt.Errorf("kubernetes client: %w", err)
-		}
-		index, err = kube.New(cs, *node, 10*time.Minute, log)
+		index, err = kube.NewForConfig(cfg, *node, 10*time.Minute, log)
 		if err != nil {
 			return err
 		}

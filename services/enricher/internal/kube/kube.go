@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -112,9 +113,7 @@ func New(cs kubernetes.Interface, node string, resync time.Duration, log *slog.L
 		// client-go logs every failed list or watch; say it once until
 		// the API server answers again.
 		_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-			if x.failing.CompareAndSwap(false, true) {
-				x.log.Warn("kubernetes API server unavailable; pods enriched from the cache and runtime labels", "err", err)
-			}
+			x.unavailable(err)
 		})
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(any) { x.recovered() },
@@ -122,6 +121,51 @@ func New(cs kubernetes.Interface, node string, resync time.Duration, log *slog.L
 		})
 	}
 	return x, nil
+}
+
+// NewForConfig is [New] with a clientset made from cfg, whose transport
+// also watches for the API server going away: a reflector whose watch is
+// refused retries quietly without reporting to its error handler.
+func NewForConfig(cfg *rest.Config, node string, resync time.Duration, log *slog.Logger) (*Index, error) {
+	var x *Index
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return watchdog{rt: rt, index: func() *Index { return x }}
+	})
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	x, err = New(cs, node, resync, log)
+	return x, err
+}
+
+// watchdog reports the outcome of every API request to the index.
+type watchdog struct {
+	rt    http.RoundTripper
+	index func() *Index
+}
+
+func (w watchdog) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := w.rt.RoundTrip(r)
+	x := w.index()
+	switch {
+	case x == nil || r.Context().Err() != nil: // not started yet, or shutting down
+	case err != nil:
+		x.unavailable(err)
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		x.unavailable(errors.New(resp.Status))
+	default:
+		x.recovered()
+	}
+	return resp, err
+}
+
+// unavailable logs the first failure of an outage.
+func (x *Index) unavailable(err error) {
+	if x.failing.CompareAndSwap(false, true) {
+		x.log.Warn("kubernetes API server unavailable; pods enriched from the cache and runtime labels", "err", err)
+	}
 }
 
 func (x *Index) recovered() {

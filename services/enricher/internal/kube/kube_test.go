@@ -52,6 +52,13 @@ func startIndex(t *testing.T, cs kubernetes.Interface, node string) *Index {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runIndex(t, x)
+	return x
+}
+
+// runIndex runs x's informers for the rest of the test, once synced.
+func runIndex(t *testing.T, x *Index) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); x.Shutdown() })
 	synced := make(chan error, 1)
@@ -64,7 +71,6 @@ func startIndex(t *testing.T, cs kubernetes.Interface, node string) *Index {
 	case <-time.After(30 * time.Second):
 		t.Fatal("informers did not sync within 30s")
 	}
-	return x
 }
 
 // waitPod polls the index (informer events arrive asynchronously), for a

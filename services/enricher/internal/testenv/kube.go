@@ -50,14 +50,21 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// start runs a daemon for the rest of the test.
-func start(t testing.TB, dir, name string, bin string, args ...string) {
-	t.Helper()
-	d := startDaemon(t, dir, name, bin, args...)
-	t.Cleanup(func() {
-		d.stop(15 * time.Second)
-		d.logIfFailed(t)
-	})
+// APIServer is a kube-apiserver on loopback, backed by its own etcd, for
+// one test. Stop and Start take the API server away and bring it back on
+// the same address with the same data.
+type APIServer struct {
+	// Kubeconfig is the path of a kubeconfig with cluster-admin rights.
+	Kubeconfig string
+
+	t      testing.TB
+	dir    string
+	bin    string
+	args   []string
+	server string
+	token  string
+	client *http.Client
+	d      *daemon // nil while stopped
 }
 
 // StartAPIServer starts etcd and kube-apiserver on loopback under a
@@ -65,17 +72,27 @@ func start(t testing.TB, dir, name string, bin string, args ...string) {
 // rights. It skips t when the binaries are not built.
 func StartAPIServer(t testing.TB) string {
 	t.Helper()
+	return NewAPIServer(t).Kubeconfig
+}
+
+// NewAPIServer is [StartAPIServer] with control over the API server.
+func NewAPIServer(t testing.TB) *APIServer {
+	t.Helper()
 	bin := KubeBin(t)
 	dir := t.TempDir()
 	etcdPort, peerPort, apiPort := freePort(t), freePort(t), freePort(t)
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdPort)
-	start(t, dir, "etcd", filepath.Join(bin, "etcd"),
+	etcd := startDaemon(t, dir, "etcd", filepath.Join(bin, "etcd"),
 		"--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", "http://127.0.0.1:"+strconv.Itoa(peerPort),
 		"--initial-advertise-peer-urls", "http://127.0.0.1:"+strconv.Itoa(peerPort),
 		"--initial-cluster", "default=http://127.0.0.1:"+strconv.Itoa(peerPort),
 		"--unsafe-no-fsync")
+	t.Cleanup(func() {
+		etcd.stop(15 * time.Second)
+		etcd.logIfFailed(t)
+	})
 
 	caPEM, certPEM, keyPEM := serverCerts(t)
 	write := func(name string, data []byte) string {
@@ -93,7 +110,9 @@ func StartAPIServer(t testing.TB) string {
 	const token = "peregrine-test-token"
 	tokens := write("tokens.csv", []byte(token+`,admin,admin-uid,"system:masters"`+"\n"))
 
-	start(t, dir, "kube-apiserver", filepath.Join(bin, "kube-apiserver"),
+	a := &APIServer{t: t, dir: dir, bin: filepath.Join(bin, "kube-apiserver"), token: token,
+		server: "https://127.0.0.1:" + strconv.Itoa(apiPort)}
+	a.args = []string{
 		"--etcd-servers", etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port", strconv.Itoa(apiPort),
@@ -106,10 +125,9 @@ func StartAPIServer(t testing.TB) string {
 		"--authorization-mode=Node,RBAC",
 		"--allow-privileged=true",
 		"--disable-admission-plugins=ServiceAccount",
-		"--cert-dir", filepath.Join(dir, "certs"))
-
-	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
-	kubeconfig := write("kubeconfig", []byte(fmt.Sprintf(`apiVersion: v1
+		"--cert-dir", filepath.Join(dir, "certs"),
+	}
+	a.Kubeconfig = write("kubeconfig", []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
 - name: test
@@ -124,26 +142,43 @@ contexts:
 - name: test
   context: {cluster: test, user: admin}
 current-context: test
-`, server, ca, token)))
-
+`, a.server, ca, token)))
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	for i := 0; ; i++ {
-		req, _ := http.NewRequest(http.MethodGet, server+"/readyz", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if i > 120 {
-			t.Fatalf("kube-apiserver not ready on %s within 60s", server)
-		}
-		time.Sleep(500 * time.Millisecond)
+	a.client = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	// Registered before etcd's stop runs (cleanups run last first).
+	t.Cleanup(a.Stop)
+	a.Start()
+	return a
+}
+
+// Start starts kube-apiserver (again) and waits until it is ready.
+func (a *APIServer) Start() {
+	a.t.Helper()
+	if a.d != nil {
+		return
 	}
-	return kubeconfig
+	a.d = startDaemon(a.t, a.dir, "kube-apiserver", a.bin, a.args...)
+	a.d.waitReady(a.t, a.server, 120, 500*time.Millisecond, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, a.server+"/readyz", nil)
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		resp, err := a.client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// Stop stops kube-apiserver; etcd and its data stay.
+func (a *APIServer) Stop() {
+	if a.d == nil {
+		return
+	}
+	a.d.stop(15 * time.Second)
+	a.d.logIfFailed(a.t)
+	a.d = nil
 }
 
 // serverCerts makes a CA and a serving certificate for 127.0.0.1.
