@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,15 +13,15 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/peregrine-rt/peregrine/services/enricher/internal/testenv"
 )
 
 // TestDeployManifests applies deploy/k8s with kubectl, as a user does
 // (`kubectl apply -k deploy/k8s`), to a real kube-apiserver, then runs the
-// enricher's informers with the token of the service account the
-// manifests give it: the RBAC rules must allow every list and watch.
+// enricher's informers from the in-cluster config, with the token of the
+// service account the manifests give it: the RBAC rules must allow every
+// list and watch.
 func TestDeployManifests(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
@@ -60,8 +61,26 @@ func TestDeployManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sa := &rest.Config{Host: admin.Host, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAFile: admin.CAFile}}
-	cs, err := kubernetes.NewForConfig(sa)
+	// Run as the enricher's pod does: no kubeconfig, the service account's
+	// files at their in-cluster paths and the service address in the
+	// environment.
+	u, err := url.Parse(admin.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(admin.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inClusterFiles(t, map[string][]byte{"token": []byte(token), "ca.crt": caPEM, "namespace": []byte("peregrine")})
+	t.Setenv("KUBERNETES_SERVICE_HOST", u.Hostname())
+	t.Setenv("KUBERNETES_SERVICE_PORT", u.Port())
+	t.Setenv("KUBECONFIG", "")
+	cfg, err := LoadConfig("")
+	if err != nil {
+		t.Fatalf("in-cluster config: %v", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,4 +92,35 @@ func TestDeployManifests(t *testing.T) {
 		t.Fatal("the enricher's service account can list secrets")
 	}
 	startIndex(t, cs, "node-a")
+}
+
+// serviceAccountDir is where client-go's in-cluster config reads the pod's
+// service account; the path is fixed.
+const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// inClusterFiles writes files into serviceAccountDir for the test and
+// removes every directory it created afterwards. It skips t where that
+// directory exists already (the test runs in a pod) or cannot be written.
+func inClusterFiles(t *testing.T, files map[string][]byte) {
+	t.Helper()
+	if _, err := os.Stat(serviceAccountDir); err == nil {
+		t.Skipf("%s exists: not overwriting a real service account", serviceAccountDir)
+	}
+	// The topmost directory this test creates, removed at the end.
+	top := serviceAccountDir
+	for d := filepath.Dir(top); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		top = d
+	}
+	if err := os.MkdirAll(serviceAccountDir, 0o755); err != nil {
+		t.Skipf("cannot create %s: %v", serviceAccountDir, err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(top) })
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(serviceAccountDir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
