@@ -60,6 +60,7 @@ func (s *socketFlag) use() bool {
 
 func run() error {
 	dockerSock := &socketFlag{path: docker.DefaultSocket}
+	podmanSock := &socketFlag{path: docker.PodmanSocket}
 	containerdSock := &socketFlag{path: cri.ContainerdSocket}
 	crioSock := &socketFlag{path: cri.CRIOSocket}
 	var (
@@ -75,6 +76,7 @@ func run() error {
 		verbose     = flag.Bool("v", false, "debug logging")
 	)
 	flag.Var(dockerSock, "docker-socket", "Docker Engine API socket (\"\" to disable)")
+	flag.Var(podmanSock, "podman-socket", "podman's Docker-compatible API socket, `podman system service` (\"\" to disable)")
 	flag.Var(containerdSock, "containerd-socket", "containerd CRI socket (\"\" to disable)")
 	flag.Var(crioSock, "crio-socket", "CRI-O socket (\"\" to disable)")
 	flag.Parse()
@@ -104,6 +106,9 @@ func run() error {
 	var runtimes []resolve.Runtime
 	if dockerSock.use() {
 		runtimes = append(runtimes, docker.New(dockerSock.path, *timeout))
+	}
+	if podmanSock.use() {
+		runtimes = append(runtimes, docker.NewPodman(podmanSock.path, *timeout))
 	}
 	for _, s := range []*socketFlag{containerdSock, crioSock} {
 		if !s.use() {

@@ -24,6 +24,10 @@ import (
 // DefaultSocket is where dockerd listens unless told otherwise.
 const DefaultSocket = "/var/run/docker.sock"
 
+// PodmanSocket is where `podman system service` (podman.socket) listens
+// for root.
+const PodmanSocket = "/run/podman/podman.sock"
+
 // maxBody bounds what is read of one answer: an inspect is a few KiB, so
 // more is a broken or hostile server.
 const maxBody = 4 << 20
@@ -49,6 +53,14 @@ func New(socket string, timeout time.Duration) *Client {
 		ResponseHeaderTimeout: timeout,
 	}
 	return &Client{socket: socket, hc: &http.Client{Transport: tr}, Type: "docker"}
+}
+
+// NewPodman is [New] for podman's Docker-compatible API: the same calls,
+// containers of type "podman".
+func NewPodman(socket string, timeout time.Duration) *Client {
+	c := New(socket, timeout)
+	c.Type = "podman"
+	return c
 }
 
 // Name names the runtime for logs and metrics.

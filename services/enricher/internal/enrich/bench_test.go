@@ -22,8 +22,8 @@ func BenchmarkEnrichWarm(b *testing.B) {
 	r := newRig(b, []resolve.Runtime{docker.New(d.Socket, 2*time.Second)}, nil, Config{})
 	var procs []schema.Process
 	for i := range 4 {
-		id := d.Docker(b, "run", "-d", "--network", "none", "--name", fmt.Sprintf("bench%d", i), "peregrine/busybox:t1", "-c", "sleep 120")
-		b.Cleanup(func() { _, _ = d.TryDocker("rm", "-f", id) })
+		id := d.CLI(b, "run", "-d", "--network", "none", "--name", fmt.Sprintf("bench%d", i), "peregrine/busybox:t1", "-c", "sleep 120")
+		b.Cleanup(func() { _, _ = d.TryCLI("rm", "-f", id) })
 		cg := testenv.Cgroup(b, d.Pid(b, id))
 		procs = append(procs, schema.Process{Pid: int64(100 + i), Cgroup: cg}, schema.Process{Pid: int64(200 + i), Cgroup: "0::/user.slice/user-0.slice"})
 	}
@@ -67,15 +67,15 @@ func BenchmarkChurn(b *testing.B) {
 	r := newRig(b, []resolve.Runtime{docker.New(d.Socket, 2*time.Second)}, nil, Config{Hold: 500 * time.Millisecond})
 	b.ResetTimer()
 	for i := range b.N {
-		id := d.Docker(b, "create", "--network", "none", "peregrine/busybox:t1", "-c", "cat /etc/shadow")
+		id := d.CLI(b, "create", "--network", "none", "peregrine/busybox:t1", "-c", "cat /etc/shadow")
 		started := make(chan error, 1)
-		go func() { _, err := d.TryDocker("start", id); started <- err }()
+		go func() { _, err := d.TryCLI("start", id); started <- err }()
 		p := schema.Process{Pid: int64(1000 + i), Cgroup: "12:memory:/docker/" + id}
 		r.enrich(b, batch("churn", uint64(i), p, 16))
 		if err := <-started; err != nil {
 			b.Fatal(err)
 		}
-		if _, err := d.TryDocker("rm", "-f", id); err != nil {
+		if _, err := d.TryCLI("rm", "-f", id); err != nil {
 			b.Fatal(err)
 		}
 		// Events of a container still in flight after it is gone.

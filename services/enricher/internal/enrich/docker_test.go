@@ -15,10 +15,10 @@ import (
 )
 
 // startDocker starts dockerd and loads the busybox test image.
-func startDocker(t testing.TB) *testenv.Dockerd {
+func startDocker(t testing.TB) *testenv.Engine {
 	t.Helper()
 	d := testenv.StartDockerd(t)
-	d.Docker(t, "load", "-i", testenv.BusyboxArchive(t, t.TempDir(), "peregrine/busybox:t1"))
+	d.CLI(t, "load", "-i", testenv.BusyboxArchive(t, t.TempDir(), "peregrine/busybox:t1"))
 	return d
 }
 
@@ -44,8 +44,8 @@ func TestDockerContainers(t *testing.T) {
 				// this CI machine); created, it has its full metadata.
 				args = []string{"create", "--privileged", "--network", "none", "--name", "peregrine-" + tt.name, "--label", "app=" + tt.name}
 			}
-			id := d.Docker(t, append(args, "peregrine/busybox:t1", "-c", "cat /etc/shadow; sleep 60")...)
-			t.Cleanup(func() { _, _ = d.TryDocker("rm", "-f", id) })
+			id := d.CLI(t, append(args, "peregrine/busybox:t1", "-c", "cat /etc/shadow; sleep 60")...)
+			t.Cleanup(func() { _, _ = d.TryCLI("rm", "-f", id) })
 			var p schema.Process
 			if tt.privileged {
 				p = schema.Process{Pid: 1, Comm: "cat", Cgroup: "12:memory:/docker/" + id}
@@ -89,10 +89,10 @@ func TestDockerFreshContainer(t *testing.T) {
 	d := startDocker(t)
 	r := newRig(t, []resolve.Runtime{docker.New(d.Socket, 2*time.Second)}, nil, Config{Hold: 500 * time.Millisecond})
 	for i := range 5 {
-		id := d.Docker(t, "create", "--network", "none", "peregrine/busybox:t1", "-c", "cat /etc/shadow")
-		t.Cleanup(func() { _, _ = d.TryDocker("rm", "-f", id) })
+		id := d.CLI(t, "create", "--network", "none", "peregrine/busybox:t1", "-c", "cat /etc/shadow")
+		t.Cleanup(func() { _, _ = d.TryCLI("rm", "-f", id) })
 		started := make(chan error, 1)
-		go func() { _, err := d.TryDocker("start", id); started <- err }()
+		go func() { _, err := d.TryCLI("start", id); started <- err }()
 		// The collector would see the exec before `docker start` returns.
 		p := schema.Process{Pid: 1, Comm: "cat", Cgroup: "12:memory:/docker/" + id}
 		got := r.enrich(t, batch("node-a", uint64(i), p, 1))

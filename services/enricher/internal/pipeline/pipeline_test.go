@@ -27,9 +27,9 @@ import (
 // message that does not decode goes to deadletter.enricher.
 func TestPipeline(t *testing.T) {
 	d := testenv.StartDockerd(t)
-	d.Docker(t, "load", "-i", testenv.BusyboxArchive(t, t.TempDir(), "peregrine/busybox:t1"))
-	id := d.Docker(t, "run", "-d", "--network", "none", "--name", "pipe1", "peregrine/busybox:t1", "-c", "cat /etc/shadow; sleep 60")
-	t.Cleanup(func() { _, _ = d.TryDocker("rm", "-f", id) })
+	d.CLI(t, "load", "-i", testenv.BusyboxArchive(t, t.TempDir(), "peregrine/busybox:t1"))
+	id := d.CLI(t, "run", "-d", "--network", "none", "--name", "pipe1", "peregrine/busybox:t1", "-c", "cat /etc/shadow; sleep 60")
+	t.Cleanup(func() { _, _ = d.TryCLI("rm", "-f", id) })
 	cgroup := testenv.Cgroup(t, d.Pid(t, id))
 
 	url, _ := bustest.RunServer(t)
