@@ -93,20 +93,40 @@ func (cp *compiler) operand(fr *fieldRef, sc scope) (*operand, bool) {
 		cp.issues = append(cp.issues, sc.cond.issueAt(at, sc.what+": "+err.Error(), item))
 		return nil, false
 	}
-	o := &operand{f: f, typ: f.Type}
-	get := f.Extract
-	// Transformers apply innermost first; fr.trans is outermost first.
-	for i := len(fr.trans) - 1; i >= 0; i-- {
-		t := fr.trans[i]
+	get, typ, err := transformed(f, fr.trans)
+	if err != nil {
+		cp.issues = append(cp.issues, sc.cond.issueAt(fr.at, sc.what+": "+err.Error(), f.String()))
+		return nil, false
+	}
+	o := &operand{f: f, typ: typ, trans: fr.trans}
+	if len(o.trans) == 0 {
+		o.trans = nil
+	}
+	if !f.Multi() {
+		var event func(c *fields.Ctx) (fields.Value, bool)
+		if len(o.trans) == 0 {
+			event = f.EventExtractor()
+		}
+		o.memo = cp.memoFor(strings.Join(append([]string{f.String()}, o.trans...), "|"), event, get)
+	}
+	return o, true
+}
+
+// transformed returns the extractor of f with trans applied (outermost
+// first, as written) and the type of its result. Transformers apply to
+// single-valued string fields only, as libsinsp's check them at compile
+// time; the error names the transformer and the field.
+func transformed(f *fields.Field, trans []string) (func(c *fields.Ctx) (fields.Value, bool), fields.Type, error) {
+	get, typ := f.Extract, f.Type
+	// Transformers apply innermost first; trans is outermost first.
+	for i := len(trans) - 1; i >= 0; i-- {
+		t := trans[i]
 		if f.Multi() {
-			cp.issues = append(cp.issues, sc.cond.issueAt(fr.at, fmt.Sprintf("%s: transformer %s cannot be applied to multi-valued field %s", sc.what, t, f), f.String()))
-			return nil, false
+			return nil, 0, fmt.Errorf("transformer %s cannot be applied to multi-valued field %s", t, f)
 		}
-		if o.typ != fields.TString && o.typ != fields.TBytes {
-			cp.issues = append(cp.issues, sc.cond.issueAt(fr.at, fmt.Sprintf("%s: transformer %s does not support field %s of type %s", sc.what, t, f, o.typ), f.String()))
-			return nil, false
+		if typ != fields.TString && typ != fields.TBytes {
+			return nil, 0, fmt.Errorf("transformer %s does not support field %s of type %s", t, f, typ)
 		}
-		o.trans = append(o.trans, t)
 		inner := get
 		switch t {
 		case "tolower":
@@ -145,17 +165,10 @@ func (cp *compiler) operand(fr *fieldRef, sc scope) (*operand, bool) {
 				v, ok := inner(c)
 				return fields.Value{Num: int64(len(v.Str))}, ok
 			}
-			o.typ = fields.TUint64
+			typ = fields.TUint64
 		}
 	}
-	if !f.Multi() {
-		var event func(c *fields.Ctx) (fields.Value, bool)
-		if len(o.trans) == 0 {
-			event = f.EventExtractor()
-		}
-		o.memo = cp.memoFor(strings.Join(append([]string{f.String()}, o.trans...), "|"), event, get)
-	}
-	return o, true
+	return get, typ, nil
 }
 
 // baseName is the text after the last '/', "" for a path ending in '/'.

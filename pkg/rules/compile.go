@@ -287,13 +287,14 @@ func (cp *compiler) rule(rd *ruleDef) *Rule {
 		output = strings.ReplaceAll(output, containerInfo, "")
 		r.Output = output
 	}
-	f, ferr := cp.compileFormat(output)
+	f, ferr := cp.compileFormat(rd.output)
 	if ferr != nil {
+		at := outputIssue(rd)
 		if cp.skipUnknown && errors.Is(ferr, fields.ErrUnknownField) {
-			cp.warnings = append(cp.warnings, rd.outputSrc.issue(what+": "+ferr.Error()+"; rule skipped (skip-if-unknown-filter)", rd.output))
+			cp.warnings = append(cp.warnings, at(ferr, what+": "+ferr.Error()+"; rule skipped (skip-if-unknown-filter)"))
 			return nil
 		}
-		cp.issues = append(cp.issues, rd.outputSrc.issue(what+": invalid output: "+ferr.Error(), rd.output))
+		cp.issues = append(cp.issues, at(ferr, what+": invalid output: "+ferr.Error()))
 	}
 	if cp.skipped {
 		cp.issues = cp.issues[:nIssues]
@@ -310,6 +311,22 @@ func (cp *compiler) rule(rd *ruleDef) *Rule {
 	}
 	cp.specialize(r, rd, main)
 	return r
+}
+
+// outputIssue returns the function that places an output error: at the
+// bad token when the output is the YAML scalar as written (trimmed), at
+// the output key when appends built it from several scalars.
+func outputIssue(rd *ruleDef) func(err error, msg string) Issue {
+	return func(err error, msg string) Issue {
+		var fe *formatError
+		if !errors.As(err, &fe) {
+			return rd.outputSrc.issue(msg, rd.output)
+		}
+		if n := rd.outputSrc.node; n != nil && strings.TrimSpace(n.Value) == rd.output {
+			return rd.outputSrc.issueAt(strings.Index(n.Value, rd.output)+fe.at, msg, fe.item)
+		}
+		return rd.outputSrc.issue(msg, fe.item)
+	}
 }
 
 // specialize compiles the rule once more for each event type it is

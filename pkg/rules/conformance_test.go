@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/peregrine-rt/peregrine/pkg/rules/fields"
+	"github.com/peregrine-rt/peregrine/pkg/schema"
 )
 
 // ev builds a hand-written Flat event from key/value pairs.
@@ -268,6 +272,108 @@ func TestConditions(t *testing.T) {
 			}
 			if got := matches(e, tc.event); got != tc.want {
 				t.Errorf("%s\ncondition %q on %v: matched %v, want %v", tc.why, tc.cond, tc.event, got, tc.want)
+			}
+		})
+	}
+}
+
+// outCase is one output string formatted for one event.
+type outCase struct {
+	why    string
+	output string
+	event  map[string]any
+	want   string
+	fields map[string]any
+}
+
+var outCases = []outCase{
+	{why: "%field is replaced by its value", output: "user=%user.name cmd=%proc.cmdline", event: ev("user.name", "root", "proc.cmdline", "cat /etc/shadow"),
+		want: "user=root cmd=cat /etc/shadow", fields: map[string]any{"user.name": "root", "proc.cmdline": "cat /etc/shadow"}},
+	{why: "a field with no value prints <NA> and is null in output_fields", output: "parent=%proc.pname", event: ev(),
+		want: "parent=<NA>", fields: map[string]any{"proc.pname": nil}},
+	{why: "indexed fields keep their spelling as the key", output: "gp=%proc.aname[2]", event: ev("proc.aname[2]", "sshd"),
+		want: "gp=sshd", fields: map[string]any{"proc.aname[2]": "sshd"}},
+	{why: "numbers are typed in output_fields", output: "pid=%proc.pid port=%fd.sport", event: ev("proc.pid", 42, "fd.sport", 443),
+		want: "pid=42 port=443", fields: map[string]any{"proc.pid": int64(42), "fd.sport": uint16(443)}},
+	{why: "booleans print true/false", output: "p=%container.privileged", event: ev("container.privileged", true),
+		want: "p=true", fields: map[string]any{"container.privileged": true}},
+	{why: "a trailing dot is not part of the field", output: "file %fd.name.", event: ev("fd.name", "/x"),
+		want: "file /x.", fields: map[string]any{"fd.name": "/x"}},
+	{why: "parentheses after a field are literal text", output: "(%proc.name)", event: ev("proc.name", "a"),
+		want: "(a)", fields: map[string]any{"proc.name": "a"}},
+	{why: "evt.arg.NAME in outputs", output: "flags=%evt.arg.flags", event: ev("evt.arg.flags", "O_RDONLY"),
+		want: "flags=O_RDONLY", fields: map[string]any{"evt.arg.flags": "O_RDONLY"}},
+	{why: "%container.info is removed from outputs, as Falco does since the container plugin", output: "a %container.info b", event: ev(),
+		want: "a  b", fields: map[string]any{}},
+	{why: "a width pads the value", output: "[%6proc.name]", event: ev("proc.name", "ab"),
+		want: "[ab    ]", fields: map[string]any{"proc.name": "ab"}},
+	// Falco's formatter (libsinsp eventformatter.cpp set_format and its
+	// unit tests, test/events/eventformatter.ut.cpp; Falco formats.cpp).
+	{why: "a leading * is the formatter's keep-going flag, never printed", output: "*start %proc.name end", event: ev("proc.name", "init"),
+		want: "start init end", fields: map[string]any{"proc.name": "init"}},
+	{why: "fields need no blank around them: the longest known field is taken", output: "start%proc.nameand%proc.pidend", event: ev("proc.name", "init", "proc.pid", 1),
+		want: "startinitand1end", fields: map[string]any{"proc.name": "init", "proc.pid": int64(1)}},
+	{why: "an indexed field followed by text", output: "start%proc.aname[2]and", event: ev("proc.aname[2]", "init"),
+		want: "startinitand", fields: map[string]any{"proc.aname[2]": "init"}},
+	{why: "a width shorter than the value cuts it", output: "start %2proc.name end", event: ev("proc.name", "init"),
+		want: "start in end", fields: map[string]any{"proc.name": "init"}},
+	{why: "a width pads <NA> too", output: "[%6proc.pname]", event: ev(),
+		want: "[<NA>  ]", fields: map[string]any{"proc.pname": nil}},
+	{why: "toupper in an output; output_fields has the plain field, not toupper(proc.name)", output: "start %toupper(proc.name) end", event: ev("proc.name", "init"),
+		want: "start INIT end", fields: map[string]any{"proc.name": "init"}},
+	{why: "tolower in an output", output: "%tolower(proc.name)", event: ev("proc.name", "InIt"),
+		want: "init", fields: map[string]any{"proc.name": "InIt"}},
+	{why: "nested transformers apply innermost first", output: "start %tolower(toupper(proc.name)) end", event: ev("proc.name", "Init"),
+		want: "start init end", fields: map[string]any{"proc.name": "Init"}},
+	{why: "a transformer around an indexed field keeps the field's key", output: "%toupper(proc.aname[2])", event: ev("proc.aname[2]", "sshd"),
+		want: "SSHD", fields: map[string]any{"proc.aname[2]": "sshd"}},
+	{why: "blanks inside a transformer's parentheses are allowed", output: "start %toupper( tolower( proc.name ) ) end", event: ev("proc.name", "init"),
+		want: "start INIT end", fields: map[string]any{"proc.name": "init"}},
+	{why: "a width applies to the transformed value (cut)", output: "start %2toupper(proc.name) end", event: ev("proc.name", "init"),
+		want: "start IN end", fields: map[string]any{"proc.name": "init"}},
+	{why: "a width applies to the transformed value (pad)", output: "start %10toupper(proc.name) end", event: ev("proc.name", "init"),
+		want: "start INIT       end", fields: map[string]any{"proc.name": "init"}},
+	{why: "basename in an output", output: "exe=%basename(proc.exepath)", event: ev("proc.exepath", "/usr/bin/cat"),
+		want: "exe=cat", fields: map[string]any{"proc.exepath": "/usr/bin/cat"}},
+	{why: "len in an output prints a number", output: "n=%len(proc.name)", event: ev("proc.name", "init"),
+		want: "n=4", fields: map[string]any{"proc.name": "init"}},
+	{why: "b64 in an output decodes", output: "%b64(proc.cmdline)", event: ev("proc.cmdline", "aGVsbG8="),
+		want: "hello", fields: map[string]any{"proc.cmdline": "aGVsbG8="}},
+	{why: "a transformer on a field with no value prints <NA>", output: "%toupper(proc.pname)", event: ev(),
+		want: "<NA>", fields: map[string]any{"proc.pname": nil}},
+	{why: "a field used plain and transformed is one key", output: "%proc.name %toupper(proc.name)", event: ev("proc.name", "init"),
+		want: "init INIT", fields: map[string]any{"proc.name": "init"}},
+	{why: "a transformer's closing parenthesis ends the token", output: "(%toupper(proc.name))", event: ev("proc.name", "a"),
+		want: "(A)", fields: map[string]any{"proc.name": "a"}},
+	{why: "an argument with a blank is quoted in its key, as libsinsp's as_string does", output: `%proc.env["MY VAR"]`, event: ev("proc.env[MY VAR]", "1"),
+		want: "1", fields: map[string]any{`proc.env["MY VAR"]`: "1"}},
+	{why: "proc.aname without an argument prints every ancestor, blank-separated (libsinsp ancestor_aname_no_arg)", output: "start %proc.aname end", event: ev("proc.aname", []any{"bash", "init"}),
+		want: "start bash init end", fields: map[string]any{"proc.aname": "bash init"}},
+	{why: "evt.time prints the time and is ns in output_fields", output: "at %evt.time", event: ev("evt.time", "20:30:05.123456789"),
+		want: "at 20:30:05.123456789", fields: map[string]any{}},
+}
+
+func TestOutputs(t *testing.T) {
+	ts := time.Date(2026, 12, 1, 20, 30, 5, 123456789, time.UTC).UnixNano()
+	for i, tc := range outCases {
+		t.Run(fmt.Sprintf("%02d_%s", i, tc.why), func(t *testing.T) {
+			e, err := compileOne(t, "", "proc.name exists or not proc.name exists", tc.output, Options{Hostname: "node1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.event["evt.rawtime"] = ts
+			c := &fields.Ctx{Flat: tc.event}
+			// Falco merges the fields of its "%evt.time: " prefix into
+			// output_fields: evt.time is there for every alert.
+			wantFields := map[string]any{"evt.time": ts}
+			for k, v := range tc.fields {
+				wantFields[k] = v
+			}
+			a := e.Alert(e.Rules()[0], c)
+			want := schema.Alert{Hostname: "node1", Output: "20:30:05.123456789: Warning " + tc.want, OutputFields: wantFields,
+				Priority: schema.PriorityWarning, Rule: "r", Source: "syscall", Tags: []string{}, Time: time.Unix(0, ts).UTC()}
+			if diff := cmp.Diff(want, a); diff != "" {
+				t.Errorf("%s: alert (-want +got):\n%s", tc.why, diff)
 			}
 		})
 	}

@@ -27,10 +27,17 @@
 // quoting of items that contain spaces; exceptions become
 // "and not (...)" clauses built the way Falco's rule loader builds them.
 //
+// Outputs are split the way libsinsp's event formatter splits them: %field,
+// %field[arg], a width (%12field), transformers (%toupper(proc.name),
+// nested), a leading '*' that is never printed, the longest known field
+// name winning when text follows a field without a blank. output_fields
+// holds every plain field the output names (transformed values are left
+// out, as Falco does) and evt.time, from Falco's "%evt.time: " prefix.
+//
 // Every problem found while compiling is reported, not just the first: the
 // error returned by [Compile] is an [Issues] whose lines read
-// "file:line:col: message". Positions inside a condition point at the
-// offending token in the rule file.
+// "file:line:col: message". Positions inside a condition or an output
+// point at the offending token in the rule file.
 //
 // The package does no I/O and never logs; an [Engine] is immutable after
 // [Compile] and safe for concurrent use.

@@ -142,7 +142,8 @@ func (e *Engine) candidates(c *fields.Ctx) []entry {
 // Alert formats a match like Falco: Output is the text line
 // "HH:MM:SS.nnnnnnnnn: Priority message" with each %field replaced by its
 // value (<NA> when it has none) and OutputFields holds the typed value of
-// every field the output names (nil when it has none).
+// every plain field the output names, those inside transformers included
+// (nil when it has none), plus evt.time in ns, as Falco's JSON output has.
 func (e *Engine) Alert(r *Rule, c *fields.Ctx) schema.Alert {
 	ts := eventTime(c)
 	loc := e.opts.Location

@@ -3,6 +3,8 @@ package rules
 import (
 	"strings"
 	"testing"
+
+	"github.com/peregrine-rt/peregrine/pkg/rules/fields"
 )
 
 // FuzzParseCondition checks that the condition parser never panics and
@@ -52,6 +54,36 @@ func FuzzCompile(f *testing.F) {
 			if i.File != "fuzz.yaml" {
 				t.Fatalf("issue without the file name: %v", i)
 			}
+		}
+	})
+}
+
+// FuzzOutput checks that compiling and rendering any output never
+// panics, that an error carries an offset inside the output, and that a
+// compiled output renders every literal byte it did not take as a token.
+func FuzzOutput(f *testing.F) {
+	for _, tc := range outCases {
+		f.Add(tc.output)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cp := &compiler{}
+		fm, err := cp.compileFormat(s)
+		if err != nil {
+			fe, ok := err.(*formatError)
+			if !ok {
+				t.Fatalf("error %T is not a formatError: %v", err, err)
+			}
+			if fe.at < 0 || fe.at > len(s) {
+				t.Fatalf("error offset %d outside output of %d bytes", fe.at, len(s))
+			}
+			return
+		}
+		text, vals := fm.render(&fields.Ctx{Flat: map[string]any{}})
+		if !strings.Contains(s, "%") && text != strings.TrimPrefix(s, "*") {
+			t.Fatalf("output %q without tokens rendered as %q", s, text)
+		}
+		if _, ok := vals["evt.time"]; !ok {
+			t.Fatal("output_fields without evt.time")
 		}
 	})
 }

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/peregrine-rt/peregrine/pkg/rules/fields"
-	"github.com/peregrine-rt/peregrine/pkg/schema"
 )
 
 const baseRule = `
@@ -212,8 +210,38 @@ var errCases = []errCase{
 		want: []string{"5:9: rule r: field proc.bad"}},
 	{why: "missing required key", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  priority: INFO\n", want: []string{"1:3: rule \"r\": missing required key \"output\""}},
 	{why: "invalid priority", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x\n  priority: LOUD\n", want: []string{"5:13: invalid priority \"LOUD\""}},
-	{why: "unknown field in output", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x=%proc.nosuch\n  priority: INFO\n", want: []string{"4:11: rule r: invalid output: field proc.nosuch"}},
-	{why: "filter-only field in output", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x=%fd.ip\n  priority: INFO\n", want: []string{"4:11: rule r: invalid output: field fd.ip"}},
+	{why: "unknown field in output", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x=%proc.nosuch\n  priority: INFO\n", want: []string{"4:14: rule r: invalid output: field proc.nosuch"}},
+	{why: "filter-only field in output", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x=%fd.ip\n  priority: INFO\n", want: []string{"4:14: rule r: invalid output: field fd.ip"}},
+	{why: "output errors point at the token inside a quoted scalar", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: \"a=%proc.name b=%proc.bad\"\n  priority: INFO\n",
+		want: []string{"4:28: rule r: invalid output: field proc.bad: unknown field"}},
+	{why: "output errors point at the token of a folded block output", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: >\n    a=%proc.name\n    b=%proc.bad\n  priority: INFO\n",
+		want: []string{"6:8: rule r: invalid output: field proc.bad: unknown field"}},
+	{why: "an output cannot end with %", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: 100%\n  priority: INFO\n",
+		want: []string{"4:14: rule r: invalid output: invalid formatting syntax: formatting cannot end with a %"}},
+	{why: "an output cannot end with a width", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x %12\n  priority: INFO\n",
+		want: []string{"4:13: rule r: invalid output: invalid formatting syntax: formatting cannot end with a number"}},
+	{why: "a literal % before text is an error: Falco has no escape for it", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: 100% sure\n  priority: INFO\n",
+		want: []string{"4:15: rule r: invalid output: expected a field or a transformer"}},
+	{why: "%% is not an escape", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: 100%%\n  priority: INFO\n",
+		want: []string{"4:15: rule r: invalid output: expected a field or a transformer"}},
+	{why: "%(field) is not a form libsinsp accepts", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x %(proc.name)\n  priority: INFO\n",
+		want: []string{"4:14: rule r: invalid output: expected a field or a transformer"}},
+	{why: "val() is for right-hand sides only, not outputs", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x %val(proc.name)\n  priority: INFO\n",
+		want: []string{"4:14: rule r: invalid output: expected a field or a transformer"}},
+	{why: "no blank between a transformer and its parenthesis", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x %toupper (proc.name)\n  priority: INFO\n",
+		want: []string{"4:14: rule r: invalid output: expected a field or a transformer"}},
+	{why: "an unclosed transformer", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x %toupper(proc.name\n  priority: INFO\n",
+		want: []string{"4:14: rule r: invalid output: expected a ')' token closing the transformer"}},
+	{why: "an unknown transformer", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x %touper(proc.name)\n  priority: INFO\n",
+		want: []string{"4:14: rule r: invalid output: expected a field or a transformer"}},
+	{why: "a string transformer on a number field is a type error", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x %toupper(proc.pid)\n  priority: INFO\n",
+		want: []string{"4:14: rule r: invalid output: transformer toupper does not support field proc.pid of type int64"}},
+	{why: "every bad output is reported, one per rule", file: "- rule: r1\n  desc: d\n  condition: evt.type = open\n  output: x %proc.bad1\n  priority: INFO\n- rule: r2\n  desc: d\n  condition: evt.type = open\n  output: y %proc.bad2\n  priority: INFO\n",
+		want: []string{"4:14: rule r1: invalid output: field proc.bad1", "9:14: rule r2: invalid output: field proc.bad2"}},
+	{why: "a width beyond 65536 is refused rather than padding every alert", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x %99999999999proc.name\n  priority: INFO\n",
+		want: []string{"4:14: rule r: invalid output: invalid formatting syntax: width 99999999999 is larger than 65536"}},
+	{why: "%*field is not a form libsinsp accepts: * only flags a whole output", file: "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: x %*proc.name\n  priority: INFO\n",
+		want: []string{"4:14: rule r: invalid output: expected a field or a transformer"}},
 	{why: "append to an undefined rule", file: "- rule: r\n  condition: and x\n  append: true\n", want: []string{"1:3: rule \"r\" has 'append' key but no rule"}},
 	{why: "override of an undefined macro", file: "- macro: m\n  condition: x\n  override:\n    condition: append\n", want: []string{"1:3: macro \"m\" has 'append' key or an append override"}},
 	{why: "override key not in the item", file: baseRule + "- rule: r\n  desc: more\n  override:\n    condition: append\n", want: []string{"11:16: an override of \"condition\" is given but the key is not defined"}},
@@ -281,56 +309,5 @@ func TestWarnings(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("warnings (-want +got):\n%s", diff)
-	}
-}
-
-type outCase struct {
-	why    string
-	output string
-	event  map[string]any
-	want   string
-	fields map[string]any
-}
-
-var outCases = []outCase{
-	{why: "%field is replaced by its value", output: "user=%user.name cmd=%proc.cmdline", event: ev("user.name", "root", "proc.cmdline", "cat /etc/shadow"),
-		want: "user=root cmd=cat /etc/shadow", fields: map[string]any{"user.name": "root", "proc.cmdline": "cat /etc/shadow"}},
-	{why: "a field with no value prints <NA> and is null in output_fields", output: "parent=%proc.pname", event: ev(),
-		want: "parent=<NA>", fields: map[string]any{"proc.pname": nil}},
-	{why: "indexed fields keep their spelling as the key", output: "gp=%proc.aname[2]", event: ev("proc.aname[2]", "sshd"),
-		want: "gp=sshd", fields: map[string]any{"proc.aname[2]": "sshd"}},
-	{why: "numbers are typed in output_fields", output: "pid=%proc.pid port=%fd.sport", event: ev("proc.pid", 42, "fd.sport", 443),
-		want: "pid=42 port=443", fields: map[string]any{"proc.pid": int64(42), "fd.sport": uint16(443)}},
-	{why: "booleans print true/false", output: "p=%container.privileged", event: ev("container.privileged", true),
-		want: "p=true", fields: map[string]any{"container.privileged": true}},
-	{why: "a trailing dot is not part of the field", output: "file %fd.name.", event: ev("fd.name", "/x"),
-		want: "file /x.", fields: map[string]any{"fd.name": "/x"}},
-	{why: "parentheses after a field are literal text", output: "(%proc.name)", event: ev("proc.name", "a"),
-		want: "(a)", fields: map[string]any{"proc.name": "a"}},
-	{why: "evt.arg.NAME in outputs", output: "flags=%evt.arg.flags", event: ev("evt.arg.flags", "O_RDONLY"),
-		want: "flags=O_RDONLY", fields: map[string]any{"evt.arg.flags": "O_RDONLY"}},
-	{why: "%container.info is removed from outputs, as Falco does since the container plugin", output: "a %container.info b", event: ev(),
-		want: "a  b", fields: map[string]any{}},
-	{why: "a width pads the value", output: "[%6proc.name]", event: ev("proc.name", "ab"),
-		want: "[ab    ]", fields: map[string]any{"proc.name": "ab"}},
-}
-
-func TestOutputs(t *testing.T) {
-	ts := time.Date(2026, 12, 1, 20, 30, 5, 123456789, time.UTC).UnixNano()
-	for i, tc := range outCases {
-		t.Run(fmt.Sprintf("%02d_%s", i, tc.why), func(t *testing.T) {
-			e, err := compileOne(t, "", "proc.name exists or not proc.name exists", tc.output, Options{Hostname: "node1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.event["evt.rawtime"] = ts
-			c := &fields.Ctx{Flat: tc.event}
-			a := e.Alert(e.Rules()[0], c)
-			want := schema.Alert{Hostname: "node1", Output: "20:30:05.123456789: Warning " + tc.want, OutputFields: tc.fields,
-				Priority: schema.PriorityWarning, Rule: "r", Source: "syscall", Tags: []string{}, Time: time.Unix(0, ts).UTC()}
-			if diff := cmp.Diff(want, a); diff != "" {
-				t.Errorf("%s: alert (-want +got):\n%s", tc.why, diff)
-			}
-		})
 	}
 }

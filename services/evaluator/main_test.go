@@ -51,7 +51,8 @@ func TestValidate(t *testing.T) {
 			wantErrLines: []string{
 				"testdata/rules/broken/rules.yaml:4:",
 				"testdata/rules/broken/rules.yaml:10:",
-				"testdata/rules/broken/rules.yaml:18:",
+				"testdata/rules/broken/rules.yaml:17:38: rule Bad output: invalid output: transformer toupper does not support field proc.pid of type int64",
+				"testdata/rules/broken/rules.yaml:24:",
 			}},
 		{name: "missing file", args: []string{"-r", "testdata/nosuch.yaml"}, wantCode: 1,
 			wantErrLines: []string{"testdata/nosuch.yaml: cannot read rule file: no such file or directory"}},

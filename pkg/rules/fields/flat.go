@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // flat extracts f from a hand-written test event (Ctx.Flat). A missing key
-// or a nil value is no value. Multi fields take the first element of a
-// list; proc.aname and its siblings without an index fall back to the
-// indexed keys ("proc.aname[1]", "proc.aname[2]" ...).
+// or a nil value is no value. Multi fields give their output form: a list
+// of strings blank-joined, the first element of any other list;
+// proc.aname and its siblings without an index fall back to the indexed
+// keys ("proc.aname[1]", "proc.aname[2]" ...).
 func (f *Field) flat(c *Ctx) (Value, bool) {
 	raw, ok := c.Flat[f.spelling]
 	if !ok || raw == nil {
@@ -26,10 +28,22 @@ func (f *Field) flat(c *Ctx) (Value, bool) {
 		if len(l) == 0 {
 			return Value{}, false
 		}
+		if f.multi && f.Type == TString {
+			return f.flatValue(strings.Join(l, " "))
+		}
 		return f.flatValue(l[0])
 	case []any:
 		if len(l) == 0 {
 			return Value{}, false
+		}
+		if f.multi && f.Type == TString {
+			// The output form of a list, as for real events: the items
+			// blank-separated (libsinsp prints proc.aname so).
+			parts := make([]string, len(l))
+			for i, x := range l {
+				parts[i] = fmt.Sprint(x)
+			}
+			return f.flatValue(strings.Join(parts, " "))
 		}
 		return f.flatValue(l[0])
 	}

@@ -128,8 +128,9 @@ func ancestorField(typ Type, cacheKey int, get func(a *schema.Ancestor) Value, s
 				return Value{}, false
 			}
 			if typ != TString {
-				// A number cannot hold the list; outputs get the parent's.
-				return get(&p.Ancestors[0]), true
+				// A number cannot hold the list: libsinsp reads proc.apid
+				// without an index as proc.apid[0], the process itself.
+				return self(p), true
 			}
 			return str(c.procStr(cacheKey, func(p *schema.Process) string {
 				parts := make([]string, len(p.Ancestors))

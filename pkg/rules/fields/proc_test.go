@@ -38,7 +38,7 @@ func TestProcFields(t *testing.T) {
 		"proc.aname[4]": NA, "proc.aname[7]": NA, "proc.aname": "bash sshd systemd",
 		"proc.aexe[2]": "sshd: alice", "proc.aexepath[2]": "/usr/sbin/sshd", "proc.acmdline[2]": "sshd -D",
 		"proc.acmdline[0]": "deploy.sh /tmp/deploy.sh --force", "proc.acmdline[1]": "bash", "proc.acmdline[9]": NA,
-		"proc.apid[1]": "4242", "proc.apid[3]": "1", "proc.apid[4]": NA,
+		"proc.apid[1]": "4242", "proc.apid[3]": "1", "proc.apid[4]": NA, "proc.apid": "5000", // proc.apid is proc.apid[0] (libsinsp ancestor_apid_no_arg_defaults_to_self)
 		"proc.pid": "5000", "proc.ppid": "4242", "proc.vpid": "5000", "proc.sid": "4000", "proc.vpgid": "4242",
 		"proc.is_vpgid_leader": "false", "proc.vpgid.name": "bash", "proc.vpgid.exe": "-bash",
 		"proc.sname": "sshd", "proc.env": "HOME=/home/alice TERM=xterm PADDED= x ",

@@ -85,6 +85,63 @@ func mixBatch(node string, seq uint64, n int) *schema.Batch {
 	return b
 }
 
+// heavyBatch is the heavier evaluation mix: the kinds of events that
+// most upstream rules look at closely and then let go. Processes run in a
+// container under a shell; 4 in 10 events are execs (the spawned_process
+// rules), 3 in 10 write-opens below /var/lib (the write rules), 2 in 10
+// reads below /etc by a non-trusted program, 1 in 10 outbound connects,
+// and, as in mixBatch, one sensitive read in every 200 events.
+func heavyBatch(node string, seq uint64, n int) *schema.Batch {
+	b := mixBatch(node, seq, 0)
+	const cid = "3ad7b26ded6d4f0e8c8f7b7e0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d"
+	b.Containers = []schema.Container{{ID: cid, Type: "docker", Name: "web", Image: "docker.io/library/python:3.12",
+		ImageRepo: "docker.io/library/python", ImageTag: "3.12"}}
+	shell := []schema.Ancestor{
+		{Pid: 700, Comm: "sh", Exe: "/bin/sh", ExePath: "/usr/bin/dash", Args: []string{"-c", "python3 app.py"}},
+		{Pid: 600, Comm: "containerd-shim", Exe: "containerd-shim", ExePath: "/usr/bin/containerd-shim-runc-v2"},
+		{Pid: 1, Comm: "systemd", Exe: "/sbin/init", ExePath: "/usr/lib/systemd/systemd"},
+	}
+	for i := 1; i < len(b.Procs); i++ {
+		p := &b.Procs[i]
+		p.ContainerID, p.Ancestors, p.Ppid, p.Cwd = cid, shell, 700, "/app/"
+	}
+	b.Procs[3].Args = []string{"-la", "/var/lib/app"}
+	ts := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC).UnixNano() + int64(seq)*int64(time.Millisecond)
+	I, S := schema.IntArg, schema.StrArg
+	const oWronly, oCreat = 0o1, 0o100
+	for i := range n {
+		e := schema.Event{Num: seq*uint64(n) + uint64(i), Ts: ts + int64(i), CPU: uint16(i % 2), Res: 3}
+		p := int32(1 + i%4)
+		switch {
+		case i%200 == 0: // cat /etc/shadow on the host: Read sensitive file untrusted
+			p = 0
+			e.Type = schema.EventOpenat
+			e.Args = []schema.Arg{I(-100), S("/etc/shadow"), I(0), I(0), I(2049), I(131090)}
+			e.FD = &schema.FD{Num: 3, Type: 'f', Name: "/etc/shadow"}
+		case i%10 < 4:
+			e.Type, e.Res = schema.EventExecve, 0
+		case i%10 < 7:
+			f := fmt.Sprintf("/var/lib/app/cache/%d.json", i%16)
+			e.Type = schema.EventOpenat
+			e.Args = []schema.Arg{I(-100), S(f), I(oWronly | oCreat), I(0o644), I(2049), I(int64(2000 + i))}
+			e.FD = &schema.FD{Num: 3, Type: 'f', Name: f, Flags: oWronly | oCreat}
+		case i%10 < 9:
+			f := "/etc/ssl/certs/ca-certificates.crt"
+			e.Type = schema.EventOpenat
+			e.Args = []schema.Arg{I(-100), S(f), I(0), I(0), I(2049), I(int64(3000 + i))}
+			e.FD = &schema.FD{Num: 3, Type: 'f', Name: f}
+		default:
+			e.Type, e.Res = schema.EventConnect, 0
+			e.Args = []schema.Arg{I(4), S(""), S("")}
+			e.FD = &schema.FD{Num: 4, Type: '4', Name: "172.17.0.2:40000->93.184.216.34:443", Family: 2, L4: 6,
+				Role: schema.RoleClient, Connected: true}
+		}
+		e.Proc, e.Tid = p, b.Procs[p].Pid
+		b.Events = append(b.Events, e)
+	}
+	return b
+}
+
 // Rule sets of the benchmarks: the embedded stable rules alone, or with
 // the upstream incubating and sandbox files after them (93 rules, 81
 // enabled), which makes evaluation the larger part of a batch's cost.
@@ -212,11 +269,12 @@ func cpuTime(b *testing.B) time.Duration {
 // ceiling a replica's worker can reach.
 func BenchmarkEvaluate(b *testing.B) {
 	for _, rules := range []string{"stable", "all"} {
-		b.Run("rules="+rules, func(b *testing.B) { benchEvaluate(b, benchRules[rules]) })
+		b.Run("rules="+rules, func(b *testing.B) { benchEvaluate(b, benchRules[rules], mixBatch) })
 	}
+	b.Run("rules=all/mix=heavy", func(b *testing.B) { benchEvaluate(b, benchRules["all"], heavyBatch) })
 }
 
-func benchEvaluate(b *testing.B, src ruleset.Source) {
+func benchEvaluate(b *testing.B, src ruleset.Source, mix func(node string, seq uint64, n int) *schema.Batch) {
 	set, err := ruleset.Load(src)
 	if err != nil {
 		b.Fatal(err)
@@ -226,7 +284,7 @@ func benchEvaluate(b *testing.B, src ruleset.Source) {
 		b.Fatal(err)
 	}
 	w := ev.NewWorker()
-	mb := mixBatch("node1", 1, eventsPerBatch)
+	mb := mix("node1", 1, eventsPerBatch)
 	alerts := 0
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -69,7 +69,7 @@ func TestAlertsPublished(t *testing.T) {
 					Output: fmt.Sprintf("10:00:00.%09d: Warning Cat opened a file (proc=cat file=/etc/file%d num=%d)",
 						ev, ev, 1000+ev),
 					OutputFields: map[string]any{"proc.name": "cat", "fd.name": fmt.Sprintf("/etc/file%d", ev),
-						"evt.num": fmt.Sprint(1000 + ev)},
+						"evt.num": fmt.Sprint(1000 + ev), "evt.time": fmt.Sprint(time.Date(2026, 12, 1, 10, 0, 0, ev, time.UTC).UnixNano())},
 					Priority: schema.PriorityWarning, Rule: "Cat opened a file", Source: "syscall", Tags: []string{"test"},
 					Time: time.Date(2026, 12, 1, 10, 0, 0, ev, time.UTC),
 				}
