@@ -44,7 +44,11 @@ func runCmd(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "evaluator run: %v\n", err)
 		return exitUsage
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("service", service.Stage)
+	log, err := telemetry.NewLogger(stderr, service.Stage, slog.LevelInfo)
+	if err != nil {
+		fmt.Fprintf(stderr, "evaluator run: %v\n", err)
+		return exitUsage
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
