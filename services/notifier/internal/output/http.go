@@ -49,16 +49,30 @@ func Do(client *http.Client, req *http.Request, secrets ...Secret) error {
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return Status(req, resp.StatusCode, body, secrets...)
+}
+
+// Status is the error [Do] returns for a response with status code and
+// (the first bytes of) body to req, for callers that send with another
+// client: a [*StatusError], wrapping [ErrPermanent] for 4xx other than 408,
+// 425 and 429; nil for 2xx. Secrets and the URL's path and query are
+// redacted.
+func Status(req *http.Request, code int, body []byte, secrets ...Secret) error {
+	if code >= 200 && code < 300 {
+		return nil
+	}
+	secrets = append(secrets, urlSecrets(req)...)
+	if len(body) > maxErrorBody {
+		body = body[:maxErrorBody]
+	}
 	se := &StatusError{
 		Method: req.Method,
 		URL:    RedactString(req.URL.Redacted(), secrets...),
-		Code:   resp.StatusCode,
+		Code:   code,
 		Body:   RedactString(strings.TrimSpace(string(body)), secrets...),
 	}
-	switch {
-	case resp.StatusCode >= 400 && resp.StatusCode < 500 &&
-		resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooEarly &&
-		resp.StatusCode != http.StatusTooManyRequests:
+	if code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooEarly &&
+		code != http.StatusTooManyRequests {
 		return Permanent(se)
 	}
 	return se

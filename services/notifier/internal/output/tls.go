@@ -70,3 +70,24 @@ func (f TLSFiles) HTTPClient(env Env, timeout time.Duration) (*http.Client, erro
 	tr.MaxIdleConnsPerHost = 64
 	return &http.Client{Transport: tr, Timeout: timeout}, nil
 }
+
+// ClientWithMutualTLS is [TLSFiles.HTTPClient] for outputs with
+// Falcosidekick's "mutualtls" key: when mutual is true, the client
+// certificate and CA the section leaves empty come from the document's
+// global "mutualtlsclient" section (certfile, keyfile, cacertfile), as
+// Falcosidekick does. Errors name the field.
+func ClientWithMutualTLS(cfg *Config, env Env, files TLSFiles, mutual bool) (*http.Client, error) {
+	if mutual {
+		var global TLSFiles
+		if err := cfg.Section("mutualtlsclient").Decode(&global); err != nil {
+			return nil, err
+		}
+		if files.CertFile == "" {
+			files.CertFile, files.KeyFile = global.CertFile, global.KeyFile
+		}
+		if files.CACertFile == "" {
+			files.CACertFile = global.CACertFile
+		}
+	}
+	return files.HTTPClient(env, 0)
+}

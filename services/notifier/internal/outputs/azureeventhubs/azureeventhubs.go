@@ -1,11 +1,15 @@
 // Package azureeventhubs sends alerts to an Azure Event Hub through its
 // REST API (POST https://<namespace>.servicebus.windows.net/<hub>/messages),
-// authorised by a Shared Access Signature computed from a SAS key. The
-// event body is the alert's Falco JSON, as Falcosidekick sends it.
+// authorised by a Shared Access Signature computed from a SAS key, or by
+// an Azure AD bearer token for an app registration (client credentials,
+// see package azuread), as Falcosidekick authenticates. The event body is
+// the alert's Falco JSON, as Falcosidekick sends it.
 //
 // Falcosidekick reads the same section (azure.eventhub: name, namespace)
-// but authenticates with Azure AD through the SDK; a SAS key, or a
-// connection string holding one, is what this REST client needs instead.
+// and takes the app's credentials from AZURE_TENANT_ID, AZURE_CLIENT_ID
+// and AZURE_CLIENT_SECRET; those work here too, as do the azure section's
+// tenantid, clientid, clientsecret and authorityhost. A SAS key, when
+// set, is used instead.
 package azureeventhubs
 
 import (
@@ -23,7 +27,11 @@ import (
 	"time"
 
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/azuread"
 )
+
+// Scope is the Azure AD scope of Event Hubs' data plane.
+const Scope = "https://eventhubs.azure.net/.default"
 
 // tokenTTL is how long each signature is valid. A fresh one is made for
 // every send, so it only needs to outlive one request and clock skew.
@@ -42,7 +50,8 @@ type Config struct {
 }
 
 // Validate fills the fields from the connection string and checks that
-// the hub, namespace and key are all known.
+// the hub and namespace are known, and the key name when a key is set.
+// Whether a key or Azure AD credentials authenticate is checked by [New].
 func (c *Config) Validate() error {
 	if c.ConnectionString != "" {
 		if err := c.fromConnectionString(string(c.ConnectionString)); err != nil {
@@ -54,9 +63,9 @@ func (c *Config) Validate() error {
 		return output.Missing("name")
 	case c.Namespace == "":
 		return output.Missing("namespace")
-	case c.SharedAccessKeyName == "":
+	case c.SharedAccessKey != "" && c.SharedAccessKeyName == "":
 		return output.Missing("sharedaccesskeyname")
-	case c.SharedAccessKey == "":
+	case c.SharedAccessKeyName != "" && c.SharedAccessKey == "":
 		return output.Missing("sharedaccesskey")
 	case strings.ContainsAny(c.Name, "/?#"):
 		return output.Invalid("name", fmt.Errorf("%q is not an event hub name", c.Name))
@@ -132,11 +141,22 @@ func New(cfg *output.Config, env output.Env) (output.Output, error) {
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	resource := "https://" + c.Namespace + "/" + c.Name
-	return &Output{
-		cfg: c, resource: resource, endpoint: "https://" + c.Namespace,
+	o := &Output{
+		cfg: c, resource: "https://" + c.Namespace + "/" + c.Name, endpoint: "https://" + c.Namespace,
 		client: env.HTTPClient, now: time.Now,
-	}, nil
+	}
+	if c.SharedAccessKey != "" {
+		return o, nil
+	}
+	creds, set, err := azuread.Load(cfg, env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if !set {
+		return nil, fmt.Errorf("output %s: %w (or Azure AD tenantid, clientid and clientsecret)", cfg.Key(), output.Missing("sharedaccesskey"))
+	}
+	o.ad = azuread.NewTokenSource(creds, Scope, env.HTTPClient, func() time.Time { return o.now() })
+	return o, nil
 }
 
 // Output sends to one event hub. It is safe for concurrent use.
@@ -146,14 +166,16 @@ type Output struct {
 	endpoint string // where requests go; tests point it at a local server
 	client   *http.Client
 	now      func() time.Time
+	ad       *azuread.TokenSource // nil with a SAS key
 }
 
 // Name returns "azureeventhubs".
 func (o *Output) Name() string { return "azureeventhubs" }
 
 // Send posts the event. Event Hubs answers 201 Created; 401 (bad
-// signature) and 403 (quota, size) are permanent, 503 (server busy) is
-// retried.
+// signature or token) and 403 (quota, size, no role) are permanent, 503
+// (server busy) is retried. With Azure AD, the token comes from the cache
+// or one token request first.
 func (o *Output) Send(ctx context.Context, d output.Delivery) error {
 	body, err := json.Marshal(d.Alert)
 	if err != nil {
@@ -165,7 +187,16 @@ func (o *Output) Send(ctx context.Context, d output.Delivery) error {
 		return output.Permanent(fmt.Errorf("event hub %s: %w", o.cfg.Name, err))
 	}
 	req.Header.Set("Content-Type", "application/atom+xml;type=entry;charset=utf-8")
-	token := SASToken(o.resource, o.cfg.SharedAccessKeyName, o.cfg.SharedAccessKey, o.now().Add(tokenTTL))
+	var token string
+	if o.ad != nil {
+		bearer, err := o.ad.Token(ctx)
+		if err != nil {
+			return fmt.Errorf("event hub %s: %w", o.cfg.Name, err)
+		}
+		token = "Bearer " + bearer
+	} else {
+		token = SASToken(o.resource, o.cfg.SharedAccessKeyName, o.cfg.SharedAccessKey, o.now().Add(tokenTTL))
+	}
 	req.Header.Set("Authorization", token)
 	if err := output.Do(o.client, req, o.cfg.SharedAccessKey, output.Secret(token)); err != nil {
 		return fmt.Errorf("event hub %s: %w", o.cfg.Name, err)

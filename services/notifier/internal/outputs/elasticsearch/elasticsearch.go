@@ -1,8 +1,13 @@
-// Package elasticsearch indexes alerts in Elasticsearch with the index API,
-// into an index named by a pattern with the alert's date, as Falcosidekick
-// does ("falco-2026.12.01" for suffix daily). The document is the alert's
-// Falco JSON. When the delivery has an id the document is created under
-// it (op_type=create), so a retried or replayed alert is indexed once.
+// Package elasticsearch indexes alerts in Elasticsearch, into an index named
+// by a pattern with the alert's date, as Falcosidekick does
+// ("falco-2026.12.01" for suffix daily). The document is the alert's Falco
+// JSON. When the delivery has an id the document is created under it
+// (op_type=create), so a retried or replayed alert is indexed once.
+//
+// By default each alert is one request to the index API. With
+// batching.enabled, alerts go through the _bulk API (see bulk.go): alerts
+// sent at once share one request, and each alert's delivery succeeds or
+// fails by its own item in the answer.
 package elasticsearch
 
 import (
@@ -42,6 +47,22 @@ type Config struct {
 	CustomHeaders   map[string]string `yaml:"customheaders"`
 	MutualTLS       bool              `yaml:"mutualtls"`
 	output.TLSFiles `yaml:",inline"`
+	// Pipeline is the ingest pipeline the documents go through; "" for none.
+	Pipeline string `yaml:"pipeline"`
+	// EnableCompression gzips bulk request bodies.
+	EnableCompression bool     `yaml:"enablecompression"`
+	Batching          Batching `yaml:"batching"`
+}
+
+// Batching is the "elasticsearch.batching" section, with Falcosidekick's
+// keys: when enabled, alerts go through the _bulk API, and a request is
+// sent when its body reaches BatchSize bytes, when as many alerts wait as
+// the output's inflight setting lets the core send at once, or
+// FlushInterval after the first alert waiting, whichever comes first.
+type Batching struct {
+	Enabled       bool          `yaml:"enabled"`
+	BatchSize     int           `yaml:"batchsize"`
+	FlushInterval time.Duration `yaml:"flushinterval"`
 }
 
 // Validate checks the host URL, index, type and suffix.
@@ -67,6 +88,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Username != "" && c.APIKey != "" {
 		return output.Invalid("apikey", fmt.Errorf("set either username/password or apikey"))
+	}
+	if strings.ContainsAny(c.Pipeline, "/?&# ") {
+		return output.Invalid("pipeline", fmt.Errorf("%q is not a valid pipeline name", c.Pipeline))
+	}
+	if c.Batching.BatchSize < 1 {
+		return output.Invalid("batching.batchsize", fmt.Errorf("%d: want at least 1 byte", c.Batching.BatchSize))
+	}
+	if c.Batching.FlushInterval <= 0 {
+		return output.Invalid("batching.flushinterval", fmt.Errorf("%s: want more than 0", c.Batching.FlushInterval))
 	}
 	return nil
 }
@@ -94,15 +124,29 @@ func Spec() output.Spec {
 
 // New builds the output from its config section.
 func New(cfg *output.Config, env output.Env) (output.Output, error) {
-	c := Config{Index: "falco", Type: "_doc", Suffix: SuffixDaily}
+	c := Config{Index: "falco", Type: "_doc", Suffix: SuffixDaily,
+		Batching: Batching{BatchSize: DefaultBatchSize, FlushInterval: DefaultFlushInterval}}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	client, err := httpClient(cfg, env, c.TLSFiles, c.MutualTLS)
+	client, err := output.ClientWithMutualTLS(cfg, env, c.TLSFiles, c.MutualTLS)
 	if err != nil {
 		return nil, fmt.Errorf("output %s: %w", cfg.Key(), err)
 	}
-	return &Output{cfg: c, base: strings.TrimSuffix(c.HostPort, "/"), client: client}, nil
+	o := &Output{cfg: c, base: strings.TrimSuffix(c.HostPort, "/"), client: client}
+	if c.Batching.Enabled {
+		// The core's own setting: how many Sends can wait at once.
+		core := struct {
+			InFlight int `yaml:"inflight"`
+		}{InFlight: 1}
+		if err := cfg.Decode(&core); err != nil {
+			return nil, err
+		}
+		if o.bulk, err = newBulk(c, client, max(core.InFlight, 1)); err != nil {
+			return nil, fmt.Errorf("output %s: %w", cfg.Key(), err)
+		}
+	}
+	return o, nil
 }
 
 // Output indexes into one cluster. It is safe for concurrent use.
@@ -110,6 +154,7 @@ type Output struct {
 	cfg    Config
 	base   string
 	client *http.Client
+	bulk   *bulk // nil without batching
 }
 
 // Name returns "elasticsearch".
@@ -118,7 +163,13 @@ func (o *Output) Name() string { return "elasticsearch" }
 // Send indexes the alert. Elasticsearch answers 201 Created; 409 for an
 // id already indexed means an earlier try got through, so it is success.
 // 400 (mapping conflict) and 401/403 are permanent.
+//
+// With batching, Send waits for the bulk request that carries the alert
+// and returns its item's result (see bulk.go).
 func (o *Output) Send(ctx context.Context, d output.Delivery) error {
+	if o.bulk != nil {
+		return o.bulk.send(ctx, d)
+	}
 	body, err := json.Marshal(d.Alert)
 	if err != nil {
 		return output.Permanent(fmt.Errorf("elasticsearch: encode alert: %w", err))
@@ -127,6 +178,13 @@ func (o *Output) Send(ctx context.Context, d output.Delivery) error {
 	method, u := http.MethodPost, o.base+"/"+index+"/"+o.cfg.Type
 	if d.ID != "" {
 		method, u = http.MethodPut, u+"/"+url.PathEscape(d.ID)+"?op_type=create"
+	}
+	if o.cfg.Pipeline != "" {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + "pipeline=" + url.QueryEscape(o.cfg.Pipeline)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
@@ -150,23 +208,4 @@ func (o *Output) Send(ctx context.Context, d output.Delivery) error {
 		return fmt.Errorf("elasticsearch: index %s: %w", index, err)
 	}
 	return nil
-}
-
-// httpClient is env's shared client, or one with the section's TLS
-// settings; mutualtls takes the client certificate from the global
-// mutualtlsclient section, as Falcosidekick does.
-func httpClient(cfg *output.Config, env output.Env, files output.TLSFiles, mutual bool) (*http.Client, error) {
-	if mutual {
-		var global output.TLSFiles
-		if err := cfg.Section("mutualtlsclient").Decode(&global); err != nil {
-			return nil, err
-		}
-		if files.CertFile == "" {
-			files.CertFile, files.KeyFile = global.CertFile, global.KeyFile
-		}
-		if files.CACertFile == "" {
-			files.CACertFile = global.CACertFile
-		}
-	}
-	return files.HTTPClient(env, 0)
 }

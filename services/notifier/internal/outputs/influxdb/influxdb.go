@@ -121,7 +121,7 @@ func New(cfg *output.Config, env output.Env) (output.Output, error) {
 	} else {
 		q.Set("db", c.Database)
 	}
-	client, err := httpClient(cfg, env, c.TLSFiles, c.MutualTLS)
+	client, err := output.ClientWithMutualTLS(cfg, env, c.TLSFiles, c.MutualTLS)
 	if err != nil {
 		return nil, fmt.Errorf("output %s: %w", cfg.Key(), err)
 	}
@@ -154,23 +154,4 @@ func (o *Output) Send(ctx context.Context, d output.Delivery) error {
 		req.SetBasicAuth(o.cfg.User, string(o.cfg.Password))
 	}
 	return output.Do(o.client, req, o.cfg.Token, o.cfg.Password)
-}
-
-// httpClient is env's shared client, or one with the section's TLS
-// settings; mutualtls takes the client certificate from the global
-// mutualtlsclient section, as Falcosidekick does.
-func httpClient(cfg *output.Config, env output.Env, files output.TLSFiles, mutual bool) (*http.Client, error) {
-	if mutual {
-		var global output.TLSFiles
-		if err := cfg.Section("mutualtlsclient").Decode(&global); err != nil {
-			return nil, err
-		}
-		if files.CertFile == "" {
-			files.CertFile, files.KeyFile = global.CertFile, global.KeyFile
-		}
-		if files.CACertFile == "" {
-			files.CACertFile = global.CACertFile
-		}
-	}
-	return files.HTTPClient(env, 0)
 }

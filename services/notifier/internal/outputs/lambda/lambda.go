@@ -70,7 +70,11 @@ func New(cfg *output.Config, env output.Env) (output.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := awslambda.NewFromConfig(a.Config(env.HTTPClient), func(o *awslambda.Options) {
+	ac, err := a.Config(env.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	client := awslambda.NewFromConfig(ac, func(o *awslambda.Options) {
 		if c.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.Endpoint)
 		}

@@ -2,18 +2,11 @@ package lambda
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +15,7 @@ import (
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 )
 
 const (
@@ -51,6 +45,13 @@ type invocation struct {
 // ResourceNotFoundException, "throttled" TooManyRequestsException.
 func lambdaAPI(t *testing.T) (*httptest.Server, chan invocation) {
 	t.Helper()
+	return lambdaAPIFor(t, outputtest.Keys{AccessKeyID: accessKey, SecretAccessKey: secretKey})
+}
+
+// lambdaAPIFor is lambdaAPI for requests signed by keys; with a session
+// token, the request must carry it in X-Amz-Security-Token.
+func lambdaAPIFor(t *testing.T, keys outputtest.Keys) (*httptest.Server, chan invocation) {
+	t.Helper()
 	ch := make(chan invocation, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -60,7 +61,11 @@ func lambdaAPI(t *testing.T) (*httptest.Server, chan invocation) {
 			w.WriteHeader(status)
 			_, _ = io.WriteString(w, `{"Type":"User","message":"`+msg+`"}`)
 		}
-		if reason := sigV4(r, body, accessKey, secretKey, region, "lambda"); reason != "" {
+		if got := r.Header.Get("X-Amz-Security-Token"); got != keys.SessionToken {
+			fail(http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid.")
+			return
+		}
+		if reason := outputtest.SigV4(r, body, keys.AccessKeyID, keys.SecretAccessKey, region, "lambda"); reason != "" {
 			fail(http.StatusForbidden, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided: "+reason)
 			return
 		}
@@ -202,8 +207,10 @@ func TestConfigErrors(t *testing.T) {
 		{"no function", "aws:\n  region: r\n  accesskeyid: a\n  secretaccesskey: s\n  lambda:\n    logtype: None\n", "functionname"},
 		{"bad invocation type", "aws:\n  region: r\n  accesskeyid: a\n  secretaccesskey: s\n  lambda:\n    functionname: f\n    invocationtype: Async\n", "invocationtype"},
 		{"no region", "aws:\n  accesskeyid: a\n  secretaccesskey: s\n  lambda:\n    functionname: f\n", "region"},
-		{"no keys", "aws:\n  region: r\n  lambda:\n    functionname: f\n", "accesskeyid"},
-		{"role", "aws:\n  region: r\n  rolearn: arn:aws:iam::1:role/x\n  lambda:\n    functionname: f\n", "rolearn"},
+		{"key id without secret", "aws:\n  region: r\n  accesskeyid: a\n  lambda:\n    functionname: f\n", "secretaccesskey"},
+		{"bad role", "aws:\n  region: r\n  accesskeyid: a\n  secretaccesskey: s\n  rolearn: falco\n  lambda:\n    functionname: f\n", "rolearn"},
+		{"external id without role", "aws:\n  region: r\n  accesskeyid: a\n  secretaccesskey: s\n  externalid: x\n  lambda:\n    functionname: f\n", "externalid"},
+		{"bad sts endpoint", "aws:\n  region: r\n  accesskeyid: a\n  secretaccesskey: s\n  rolearn: arn:aws:iam::1:role/x\n  stsendpoint: sts.local\n  lambda:\n    functionname: f\n", "stsendpoint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,82 +219,4 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// sigV4 checks req's AWS Signature Version 4 the way AWS does, from the
-// request as received: it rebuilds the canonical request from the headers
-// the client says it signed, derives the signing key from secret, and
-// compares signatures. It returns why the request is not validly signed
-// for service in region by accessKey, or "".
-func sigV4(r *http.Request, body []byte, accessKey, secret, region, service string) string {
-	auth := r.Header.Get("Authorization")
-	rest, ok := strings.CutPrefix(auth, "AWS4-HMAC-SHA256 ")
-	if !ok {
-		return "no AWS4-HMAC-SHA256 Authorization"
-	}
-	parts := map[string]string{}
-	for _, p := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		parts[k] = v
-	}
-	cred := strings.Split(parts["Credential"], "/")
-	if len(cred) != 5 || cred[0] != accessKey || cred[2] != region || cred[3] != service || cred[4] != "aws4_request" {
-		return "credential scope " + parts["Credential"]
-	}
-	amzDate := r.Header.Get("X-Amz-Date")
-	if !strings.HasPrefix(amzDate, cred[1]) {
-		return "X-Amz-Date " + amzDate + " outside scope date " + cred[1]
-	}
-	signed := strings.Split(parts["SignedHeaders"], ";")
-	if !slices.Contains(signed, "host") || !slices.Contains(signed, "x-amz-date") {
-		return "host or x-amz-date not signed: " + parts["SignedHeaders"]
-	}
-	sum := sha256.Sum256(body)
-	payloadHash := hex.EncodeToString(sum[:])
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != payloadHash {
-		return "X-Amz-Content-Sha256 does not match the body"
-	}
-	var ch strings.Builder
-	for _, h := range signed {
-		var v string
-		switch h {
-		case "host":
-			v = r.Host
-		case "content-length":
-			v = strconv.FormatInt(r.ContentLength, 10)
-		default:
-			v = strings.Join(r.Header.Values(h), ",")
-		}
-		ch.WriteString(h + ":" + strings.TrimSpace(v) + "\n")
-	}
-	q := r.URL.Query()
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var cq []string
-	for _, k := range keys {
-		for _, v := range q[k] {
-			cq = append(cq, rfc3986(k)+"="+rfc3986(v))
-		}
-	}
-	canonical := strings.Join([]string{r.Method, r.URL.EscapedPath(), strings.Join(cq, "&"), ch.String(), parts["SignedHeaders"], payloadHash}, "\n")
-	crSum := sha256.Sum256([]byte(canonical))
-	scope := strings.Join(cred[1:], "/")
-	toSign := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(crSum[:])
-	mac := func(key []byte, s string) []byte {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(s))
-		return m.Sum(nil)
-	}
-	k := mac(mac(mac(mac([]byte("AWS4"+secret), cred[1]), region), service), "aws4_request")
-	if want := hex.EncodeToString(mac(k, toSign)); parts["Signature"] != want {
-		return "signature mismatch"
-	}
-	return ""
-}
-
-func rfc3986(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }

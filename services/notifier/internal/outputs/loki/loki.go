@@ -1,7 +1,8 @@
 // Package loki pushes alerts to Grafana Loki's push API (POST
 // /loki/api/v1/push), one stream per alert labelled with rule, priority,
 // source, hostname, tags and the configured extra labels, as Falcosidekick
-// does.
+// does. The log line is Falco's text output (format text, the default) or
+// the whole alert's Falco JSON (format json).
 package loki
 
 import (
@@ -36,7 +37,16 @@ type Config struct {
 	CustomHeaders   map[string]string `yaml:"customheaders"`
 	MutualTLS       bool              `yaml:"mutualtls"`
 	output.TLSFiles `yaml:",inline"`
+	// Format is what the log line holds: "text" (the output's message, by
+	// default Falco's text line) or "json" (the alert's Falco JSON).
+	Format string `yaml:"format"`
 }
+
+// Log line formats.
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+)
 
 // Validate checks the host URL and the endpoint path.
 func (c *Config) Validate() error {
@@ -52,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	if c.User != "" && c.APIKey == "" {
 		return output.Missing("apikey")
+	}
+	if c.Format != FormatText && c.Format != FormatJSON {
+		return output.Invalid("format", fmt.Errorf("%q is not text or json", c.Format))
 	}
 	return nil
 }
@@ -84,8 +97,8 @@ func LabelName(field string) string {
 	return b.String()
 }
 
-// NewPayload builds the push body for one alert: the line is text
-// (Delivery.Text) at the alert's time in nanoseconds.
+// NewPayload builds the push body for one alert: the line (Falco's text or
+// the alert's JSON) at the alert's time in nanoseconds.
 func NewPayload(a *schema.Alert, text string, extra []string) Payload {
 	labels := map[string]string{"rule": a.Rule, "source": a.Source, "priority": a.Priority.String()}
 	for _, f := range extra {
@@ -114,7 +127,7 @@ func Spec() output.Spec {
 
 // New builds the output from its config section.
 func New(cfg *output.Config, env output.Env) (output.Output, error) {
-	c := Config{Endpoint: DefaultEndpoint}
+	c := Config{Endpoint: DefaultEndpoint, Format: FormatText}
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
@@ -124,7 +137,7 @@ func New(cfg *output.Config, env output.Env) (output.Output, error) {
 			extra = append(extra, f)
 		}
 	}
-	client, err := httpClient(cfg, env, c.TLSFiles, c.MutualTLS)
+	client, err := output.ClientWithMutualTLS(cfg, env, c.TLSFiles, c.MutualTLS)
 	if err != nil {
 		return nil, fmt.Errorf("output %s: %w", cfg.Key(), err)
 	}
@@ -145,7 +158,15 @@ func (o *Output) Name() string { return "loki" }
 // Send pushes the alert. Loki answers 204; 400 (bad labels, entry too old)
 // is permanent, 429 (rate limit) is retried.
 func (o *Output) Send(ctx context.Context, d output.Delivery) error {
-	body, err := json.Marshal(NewPayload(d.Alert, d.Text, o.extra))
+	line := d.Text
+	if o.cfg.Format == FormatJSON {
+		b, err := json.Marshal(d.Alert)
+		if err != nil {
+			return output.Permanent(fmt.Errorf("loki: encode alert: %w", err))
+		}
+		line = string(b)
+	}
+	body, err := json.Marshal(NewPayload(d.Alert, line, o.extra))
 	if err != nil {
 		return output.Permanent(fmt.Errorf("loki: encode push: %w", err))
 	}
@@ -164,23 +185,4 @@ func (o *Output) Send(ctx context.Context, d output.Delivery) error {
 		req.SetBasicAuth(o.cfg.User, string(o.cfg.APIKey))
 	}
 	return output.Do(o.client, req, o.cfg.APIKey)
-}
-
-// httpClient is env's shared client, or one with the section's TLS
-// settings; mutualtls takes the client certificate from the global
-// mutualtlsclient section, as Falcosidekick does.
-func httpClient(cfg *output.Config, env output.Env, files output.TLSFiles, mutual bool) (*http.Client, error) {
-	if mutual {
-		var global output.TLSFiles
-		if err := cfg.Section("mutualtlsclient").Decode(&global); err != nil {
-			return nil, err
-		}
-		if files.CertFile == "" {
-			files.CertFile, files.KeyFile = global.CertFile, global.KeyFile
-		}
-		if files.CACertFile == "" {
-			files.CACertFile = global.CACertFile
-		}
-	}
-	return files.HTTPClient(env, 0)
 }

@@ -77,10 +77,18 @@ func build(t *testing.T, yaml string) (output.Output, error) {
 
 func TestSendPushesStream(t *testing.T) {
 	a := testAlert()
+	alertJSON, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]any{
+		"rule": a.Rule, "source": "syscall", "priority": "Warning", "hostname": "node-1", "tags": "T1555,filesystem",
+	}
 	tests := []struct {
 		name, yaml, user, key string
 		wantLabels            map[string]any
 		wantHeaders           map[string]string
+		wantLine              string // "": Falco's text line
 	}{
 		{
 			name: "plain",
@@ -98,6 +106,12 @@ func TestSendPushesStream(t *testing.T) {
 			},
 			wantHeaders: map[string]string{"X-Scope-Orgid": "team-a", "X-Env": "prod"},
 		},
+		{name: "format text", yaml: "  format: text\n", wantLabels: labels},
+		{
+			name: "format json with tenant and api key", yaml: "  format: json\n  tenant: team-b\n  user: '99'\n  apikey: glc_s3cr3t\n",
+			user: "99", key: "glc_s3cr3t", wantLabels: labels, wantLine: string(alertJSON),
+			wantHeaders: map[string]string{"X-Scope-Orgid": "team-b"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,9 +124,13 @@ func TestSendPushesStream(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := <-ch
+			line := tt.wantLine
+			if line == "" {
+				line = a.Output
+			}
 			want := map[string]any{"streams": []any{map[string]any{
 				"stream": tt.wantLabels,
-				"values": []any{[]any{"1796126400000000001", a.Output}},
+				"values": []any{[]any{"1796126400000000001", line}},
 			}}}
 			if diff := cmp.Diff(want, r.body); diff != "" {
 				t.Errorf("push (-want +got):\n%s", diff)
@@ -173,6 +191,7 @@ func TestConfigErrors(t *testing.T) {
 		"loki:\n  hostport: localhost:3100\n",
 		"loki:\n  hostport: http://l:3100\n  endpoint: push\n",
 		"loki:\n  hostport: http://l:3100\n  user: u\n",
+		"loki:\n  hostport: http://l:3100\n  format: logfmt\n",
 	} {
 		if _, err := build(t, yaml); err == nil {
 			t.Errorf("%q accepted", yaml)

@@ -69,7 +69,11 @@ func New(cfg *output.Config, env output.Env) (output.Output, error) {
 		u, _ := url.Parse(c.URL) // checked by Validate
 		endpoint = u.Scheme + "://" + u.Host
 	}
-	client := awssqs.NewFromConfig(a.Config(env.HTTPClient), func(o *awssqs.Options) {
+	ac, err := a.Config(env.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	client := awssqs.NewFromConfig(ac, func(o *awssqs.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 	})
 	return &Output{cfg: c, aws: a, fifo: strings.HasSuffix(c.URL, ".fifo"), client: client}, nil

@@ -2,7 +2,6 @@ package sqs
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,10 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +18,7 @@ import (
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 )
 
 const (
@@ -46,6 +42,13 @@ func testAlert() *schema.Alert {
 // QueueDoesNotExist / RequestThrottled / signature error.
 func sqsAPI(t *testing.T, queues map[string]bool) (*httptest.Server, chan map[string]any) {
 	t.Helper()
+	return sqsAPIFor(t, queues, outputtest.Keys{AccessKeyID: accessKey, SecretAccessKey: secretKey})
+}
+
+// sqsAPIFor is sqsAPI for requests signed by keys; with a session token,
+// the request must carry it in X-Amz-Security-Token.
+func sqsAPIFor(t *testing.T, queues map[string]bool, keys outputtest.Keys) (*httptest.Server, chan map[string]any) {
+	t.Helper()
 	ch := make(chan map[string]any, 1)
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -56,7 +59,11 @@ func sqsAPI(t *testing.T, queues map[string]bool) (*httptest.Server, chan map[st
 			w.WriteHeader(status)
 			_, _ = io.WriteString(w, `{"__type":"com.amazonaws.sqs#`+typ+`","message":"`+msg+`"}`)
 		}
-		if reason := sigV4(r, body, accessKey, secretKey, region, "sqs"); reason != "" {
+		if got := r.Header.Get("X-Amz-Security-Token"); got != keys.SessionToken {
+			fail(http.StatusForbidden, "InvalidClientTokenId", "InvalidClientTokenId;Sender", "The security token included in the request is invalid.")
+			return
+		}
+		if reason := outputtest.SigV4(r, body, keys.AccessKeyID, keys.SecretAccessKey, region, "sqs"); reason != "" {
 			fail(http.StatusForbidden, "InvalidSignatureException", "InvalidSignature;Sender", "signature: "+reason)
 			return
 		}
@@ -95,7 +102,11 @@ func sqsAPI(t *testing.T, queues map[string]bool) (*httptest.Server, chan map[st
 
 func build(t *testing.T, queueURL, secret string) (output.Output, error) {
 	t.Helper()
-	yaml := "aws:\n  accesskeyid: " + accessKey + "\n  secretaccesskey: " + secret + "\n  region: " + region + "\n  sqs:\n    url: " + queueURL + "\n"
+	return buildYAML(t, "aws:\n  accesskeyid: "+accessKey+"\n  secretaccesskey: "+secret+"\n  region: "+region+"\n  sqs:\n    url: "+queueURL+"\n")
+}
+
+func buildYAML(t *testing.T, yaml string) (output.Output, error) {
+	t.Helper()
 	cfg, err := output.ParseConfig("aws.sqs", "config.yaml", yaml, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -174,82 +185,4 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("url %q: err = %v, want one naming field url", u, err)
 		}
 	}
-}
-
-// sigV4 checks req's AWS Signature Version 4 the way AWS does, from the
-// request as received: it rebuilds the canonical request from the headers
-// the client says it signed, derives the signing key from secret, and
-// compares signatures. It returns why the request is not validly signed
-// for service in region by accessKey, or "".
-func sigV4(r *http.Request, body []byte, accessKey, secret, region, service string) string {
-	auth := r.Header.Get("Authorization")
-	rest, ok := strings.CutPrefix(auth, "AWS4-HMAC-SHA256 ")
-	if !ok {
-		return "no AWS4-HMAC-SHA256 Authorization"
-	}
-	parts := map[string]string{}
-	for _, p := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
-		parts[k] = v
-	}
-	cred := strings.Split(parts["Credential"], "/")
-	if len(cred) != 5 || cred[0] != accessKey || cred[2] != region || cred[3] != service || cred[4] != "aws4_request" {
-		return "credential scope " + parts["Credential"]
-	}
-	amzDate := r.Header.Get("X-Amz-Date")
-	if !strings.HasPrefix(amzDate, cred[1]) {
-		return "X-Amz-Date " + amzDate + " outside scope date " + cred[1]
-	}
-	signed := strings.Split(parts["SignedHeaders"], ";")
-	if !slices.Contains(signed, "host") || !slices.Contains(signed, "x-amz-date") {
-		return "host or x-amz-date not signed: " + parts["SignedHeaders"]
-	}
-	sum := sha256.Sum256(body)
-	payloadHash := hex.EncodeToString(sum[:])
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != payloadHash {
-		return "X-Amz-Content-Sha256 does not match the body"
-	}
-	var ch strings.Builder
-	for _, h := range signed {
-		var v string
-		switch h {
-		case "host":
-			v = r.Host
-		case "content-length":
-			v = strconv.FormatInt(r.ContentLength, 10)
-		default:
-			v = strings.Join(r.Header.Values(h), ",")
-		}
-		ch.WriteString(h + ":" + strings.TrimSpace(v) + "\n")
-	}
-	q := r.URL.Query()
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var cq []string
-	for _, k := range keys {
-		for _, v := range q[k] {
-			cq = append(cq, rfc3986(k)+"="+rfc3986(v))
-		}
-	}
-	canonical := strings.Join([]string{r.Method, r.URL.EscapedPath(), strings.Join(cq, "&"), ch.String(), parts["SignedHeaders"], payloadHash}, "\n")
-	crSum := sha256.Sum256([]byte(canonical))
-	scope := strings.Join(cred[1:], "/")
-	toSign := "AWS4-HMAC-SHA256\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(crSum[:])
-	mac := func(key []byte, s string) []byte {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(s))
-		return m.Sum(nil)
-	}
-	k := mac(mac(mac(mac([]byte("AWS4"+secret), cred[1]), region), service), "aws4_request")
-	if want := hex.EncodeToString(mac(k, toSign)); parts["Signature"] != want {
-		return "signature mismatch"
-	}
-	return ""
-}
-
-func rfc3986(s string) string {
-	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }

@@ -80,20 +80,7 @@ func New(cfg *output.Config, env output.Env) (output.Output, error) {
 	if err := cfg.Decode(&c); err != nil {
 		return nil, err
 	}
-	files := c.TLSFiles
-	if c.MutualTLS {
-		var global output.TLSFiles
-		if err := cfg.Section("mutualtlsclient").Decode(&global); err != nil {
-			return nil, fmt.Errorf("output webhook: %w", err)
-		}
-		if files.CertFile == "" {
-			files.CertFile, files.KeyFile = global.CertFile, global.KeyFile
-		}
-		if files.CACertFile == "" {
-			files.CACertFile = global.CACertFile
-		}
-	}
-	client, err := files.HTTPClient(env, 0)
+	client, err := output.ClientWithMutualTLS(cfg, env, c.TLSFiles, c.MutualTLS)
 	if err != nil {
 		return nil, fmt.Errorf("output webhook: %w", err)
 	}
