@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 40m
 
 NATS_CLI_VERSION := v0.5.0
 CRICTL_VERSION := v1.37.0
-ALERTMANAGER_VERSION := v0.28.1
+ALERTMANAGER_VERSION := v0.35.0
 
 .PHONY: help
 help: ## list the targets
@@ -38,7 +38,7 @@ run: build ## start an embedded NATS server and every stage on this machine (roo
 tools: ## install the tools the tests drive: nats CLI, crictl, alertmanager, benchstat
 	@command -v nats >/dev/null || { echo "install nats CLI $(NATS_CLI_VERSION)"; $(GO) install github.com/nats-io/natscli/nats@$(NATS_CLI_VERSION); }
 	@command -v crictl >/dev/null || { echo "install crictl $(CRICTL_VERSION)"; $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@$(CRICTL_VERSION); }
-	@command -v alertmanager >/dev/null || { echo "install alertmanager $(ALERTMANAGER_VERSION)"; $(GO) install github.com/prometheus/alertmanager/cmd/alertmanager@$(ALERTMANAGER_VERSION); }
+	@ALERTMANAGER_VERSION=$(ALERTMANAGER_VERSION) services/notifier/hack/build-alertmanager.sh
 
 .PHONY: kube
 kube: ## build kube-apiserver and etcd from the module proxy for the enricher's API-server test (cached in ~/.cache/peregrine)
