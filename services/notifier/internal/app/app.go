@@ -89,7 +89,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("flag log-level: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	return telemetry.NewLogger(w, "notifier", l)
 }
 
 func connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*bus.Conn, error) {

@@ -29,7 +29,7 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-var readyRE = regexp.MustCompile(`msg="notifier ready" addr=(\S+)`)
+var readyRE = regexp.MustCompile(`msg="notifier ready" .*\baddr=(\S+)`)
 
 // waitReady waits (bounded) for the ready line and returns the address.
 func (b *logBuffer) waitReady(t *testing.T, exited <-chan struct{}) string {
