@@ -7,8 +7,9 @@
 // subject is declared here and nowhere else.
 //
 // On the bus a batch is msgpack in array form written by hand-rolled
-// encoders (see [Batch.EncodeMsgpack]); [Unmarshal] rejects an unknown
-// [Version] or a truncated batch with an error wrapping [ErrVersion] or
-// [ErrTruncated]. For people and tests, [Record] is a self-contained JSON
+// encoders (see [Batch.EncodeMsgpack]) and read by a reader that walks the
+// msgpack bytes itself, with no reflection and a handful of allocations per
+// batch (see BENCHMARKS.md); [Unmarshal] rejects an unknown [Version] or a
+// truncated batch with an error wrapping [ErrVersion] or [ErrTruncated]. For people and tests, [Record] is a self-contained JSON
 // view of one event.
 package schema
