@@ -10,6 +10,14 @@
  * are batched: a producer forces a wakeup only when more than wakeup_bytes
  * are pending; the reader polls on a short deadline for the rest.
  *
+ * The costs per record on a VM are the ring itself (each reservation and
+ * query touches positions the reader writes from another CPU, so they
+ * miss in the cache) and the pointer chases of the process context. So
+ * the context goes out only when it may have changed (see rec_ctx in
+ * record.h; a per-task key of the objects it is read from, in task
+ * storage), and the pending-data query runs once per wakeup_check bytes
+ * a CPU produced rather than per record.
+ *
  * Syscall arguments are taken from pt_regs at sys_exit (x86_64 keeps them
  * there), and user memory is read at exit too: the pages of a path are
  * faulted in by then, while at sys_enter they are sometimes not.
@@ -80,6 +88,42 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/* Bytes a CPU wrote since it last asked how much is pending. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} produced SEC(".maps");
+
+/* What a task's last sent context was read from: when all of it is
+ * unchanged, so is the context. A zero key never matches a live task.
+ * A freed cred can come back at the same address with other ids (two
+ * changes with no record in between, e.g. by calls outside the capture
+ * set), so the ids and effective caps are compared too. */
+struct task_key {
+	__u64 cred;
+	__u64 uids; /* uid | euid << 32 */
+	__u64 gids; /* gid | egid << 32 */
+	__u64 cap_eff;
+	__u64 nsproxy;
+	__u64 cgroups;
+	__u64 parent;
+	__u64 thread_pid;
+	__u64 sid;
+	__u64 pgid;
+	__u64 tty;
+	__u64 comm[2];
+	__u64 loginuid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_key);
+} sent_ctx SEC(".maps");
+
 struct scratch {
 	__u8 buf[SCRATCH_SZ];
 };
@@ -93,7 +137,11 @@ struct {
 
 /* Set from user space before load. */
 const volatile __u64 wakeup_bytes = 256 << 10;
+const volatile __u64 wakeup_check = 32 << 10;
 const volatile __u32 self_tgid = 0;
+/* Kernels before 6.15 (or so) refuse bpf_rdonly_cast to btf id 0:
+ * user space loads again with 0 here, and the verifier prunes the branch. */
+const volatile __u8 fd_array_cast = 1;
 
 /* Pre-6.18 kernfs_node names its parent "parent". */
 struct kernfs_node___old {
@@ -207,21 +255,36 @@ static __always_inline void drop(__u32 slot)
 		*d += 1;
 }
 
-static __always_inline void emit(struct wr *w)
+/* emit writes the record to the ring; it returns 0 when it did. */
+static __always_inline long emit(struct wr *w)
 {
 	struct rec_hdr *h = (void *)w->buf;
 	__u64 len = w->off;
 	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 zero = 0;
+	__u64 *pb;
+	long err;
 
 	h->size = w->off;
 	h->nitems = w->n;
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
+	/* The query reads positions the reader keeps writing: a cache miss
+	 * per record if asked every time. */
+	pb = bpf_map_lookup_elem(&produced, &zero);
+	if (pb) {
+		*pb += len;
+		if (*pb >= wakeup_check) {
+			*pb = 0;
+			if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+				flags = BPF_RB_FORCE_WAKEUP;
+		}
+	}
 	barrier_var(len);
 	if (len > SCRATCH_SZ)
 		len = SCRATCH_SZ;
-	if (bpf_ringbuf_output(&events, w->buf, len, flags))
+	err = bpf_ringbuf_output(&events, w->buf, len, flags);
+	if (err)
 		drop(DROP_RINGBUF);
+	return err;
 }
 
 /* The number of p in the pid namespace at lvl, with that namespace. Direct
@@ -279,12 +342,22 @@ static __always_inline struct cgroup *memcg_of(struct task_struct *t)
 	return css->cgroup;
 }
 
-/* fill_hdr reads the task with direct BTF loads (PROBE_MEM, a few ns each)
- * rather than bpf_probe_read_kernel calls: this runs for every record. */
-static __always_inline void fill_hdr(struct rec_hdr *h, struct task_struct *t,
-				     __u16 kind, __u16 nr)
+static __always_inline void fill_hdr(struct rec_hdr *h, __u16 kind, __u16 nr)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
+
+	h->kind = kind;
+	h->nr = nr;
+	h->ts = bpf_ktime_get_boot_ns();
+	h->cpu = bpf_get_smp_processor_id();
+	h->pid = pt >> 32;
+	h->tid = (__u32)pt;
+}
+
+/* fill_ctx reads the task with direct BTF loads (PROBE_MEM, a few ns each)
+ * rather than bpf_probe_read_kernel calls. Every field is written. */
+static __always_inline void fill_ctx(struct rec_ctx *h, struct task_struct *t)
+{
 	struct pid_namespace *pidns = NULL, *dummy = NULL;
 	const struct cred *c;
 	struct nsproxy *nsp;
@@ -294,12 +367,7 @@ static __always_inline void fill_hdr(struct rec_hdr *h, struct task_struct *t,
 	struct pid *tp;
 	__u32 lvl;
 
-	h->kind = kind;
-	h->nr = nr;
-	h->ts = bpf_ktime_get_boot_ns();
-	h->cpu = bpf_get_smp_processor_id();
-	h->pid = pt >> 32;
-	h->tid = (__u32)pt;
+	__builtin_memset(h, 0, sizeof(*h));
 	h->ppid = t->real_parent->tgid;
 
 	c = t->cred;
@@ -363,20 +431,29 @@ static __always_inline void fill_hdr(struct rec_hdr *h, struct task_struct *t,
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 /* fd_file returns the file of fd in t, as a BTF pointer (direct loads are
- * a few ns each, a bpf_probe_read_kernel call costs far more). Only the
- * array slot needs a helper: the verifier refuses variable offsets into
- * BTF pointers. */
+ * a few ns each, a bpf_probe_read_kernel call costs far more). The
+ * verifier refuses variable offsets into BTF pointers, so the fd array is
+ * cast to untyped memory (btf id 0), where it allows them; where that
+ * cast is refused, the slot is read with a helper. */
 static __always_inline struct file *fd_file(struct task_struct *t, long fd)
 {
 	struct fdtable *fdt;
-	struct file *f = NULL;
+	struct file *f;
+	__u8 *arr;
 
 	if (fd < 0)
 		return NULL;
 	fdt = t->files->fdt;
 	if (!fdt || (__u64)fd >= fdt->max_fds)
 		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), (void *)((__u64)fdt->fd + (__u64)fd * 8));
+	if (fd_array_cast) {
+		arr = bpf_rdonly_cast(fdt->fd, 0);
+		f = *(struct file **)(arr + (__u64)fd * 8);
+	} else {
+		f = NULL;
+		bpf_probe_read_kernel(&f, sizeof(f),
+				      (void *)((__u64)fdt->fd + (__u64)fd * 8));
+	}
 	if (!f)
 		return NULL;
 	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
@@ -513,6 +590,75 @@ static __always_inline struct wr *writer(struct wr *w, __u32 slot)
 	return w;
 }
 
+/* put_ctx appends the context block; the writer must be fresh. */
+static __always_inline void put_ctx(struct wr *w, struct task_struct *t)
+{
+	struct rec_hdr *h = (void *)w->buf;
+
+	fill_ctx((void *)(w->buf + sizeof(struct rec_hdr)), t);
+	h->flags |= RF_CTX;
+	w->off += sizeof(struct rec_ctx);
+}
+
+static __always_inline void key_of(struct task_key *k, struct task_struct *t)
+{
+	struct signal_struct *sig = t->signal;
+	const struct cred *c = t->cred;
+
+	k->cred = (__u64)c;
+	k->uids = c->uid.val | (__u64)c->euid.val << 32;
+	k->gids = c->gid.val | (__u64)c->egid.val << 32;
+	k->cap_eff = c->cap_effective.val;
+	k->nsproxy = (__u64)t->nsproxy;
+	k->cgroups = (__u64)t->cgroups;
+	k->parent = (__u64)t->real_parent;
+	k->thread_pid = (__u64)t->thread_pid;
+	k->sid = (__u64)sig->pids[PIDTYPE_SID];
+	k->pgid = (__u64)sig->pids[PIDTYPE_PGID];
+	k->tty = (__u64)sig->tty;
+	k->comm[0] = *(__u64 *)&t->comm[0];
+	k->comm[1] = *(__u64 *)&t->comm[8];
+	k->loginuid = t->loginuid.val;
+}
+
+/* ctx_begin adds the context block unless t's last sent context is still
+ * current. It returns the task's storage slot to update with k once the
+ * record is written (NULL: nothing to update). Updating only after a
+ * successful write means a record the ring dropped never leaves user
+ * space without the context. */
+static __always_inline struct task_key *ctx_begin(struct wr *w,
+						  struct task_struct *t,
+						  struct task_key *k)
+{
+	struct task_key *s;
+
+	key_of(k, t);
+	s = bpf_task_storage_get(&sent_ctx, t, NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	/* Comparisons, not XORs: the verifier allows no arithmetic on the
+	 * pointers (it does allow root to compare and store them). */
+	if (s && s->cred == k->cred && s->uids == k->uids &&
+	    s->gids == k->gids && s->cap_eff == k->cap_eff &&
+	    s->nsproxy == k->nsproxy &&
+	    s->cgroups == k->cgroups && s->parent == k->parent &&
+	    s->thread_pid == k->thread_pid && s->sid == k->sid &&
+	    s->pgid == k->pgid && s->tty == k->tty &&
+	    s->comm[0] == k->comm[0] && s->comm[1] == k->comm[1] &&
+	    s->loginuid == k->loginuid)
+		return NULL;
+	put_ctx(w, t);
+	return s;
+}
+
+/* ctx_forget makes t's next record carry the context. */
+static __always_inline void ctx_forget(struct task_struct *t)
+{
+	struct task_key *s = bpf_task_storage_get(&sent_ctx, t, NULL, 0);
+
+	if (s)
+		s->cred = 0;
+}
+
 static __always_inline int interested(__u32 nr, __u32 bit)
 {
 	__u32 *f;
@@ -526,6 +672,7 @@ static __always_inline int interested(__u32 nr, __u32 bit)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
+	struct task_key k, *slot;
 	struct task_struct *t;
 	struct rec_hdr *h;
 	struct wr w;
@@ -546,7 +693,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!writer(&w, SCRATCH_EXIT))
 		return 0;
 	h = (void *)w.buf;
-	fill_hdr(h, t, REC_SYS_EXIT, nr);
+	fill_hdr(h, REC_SYS_EXIT, nr);
+	slot = ctx_begin(&w, t, &k);
 	h->ret = ret;
 	if ((nr == SYS_execve || nr == SYS_execveat) && ret == 0) {
 		/* the registers belong to the new image now */
@@ -679,7 +827,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	default:
 		break;
 	}
-	emit(&w);
+	if (!emit(&w) && slot)
+		*slot = k;
 	return 0;
 }
 
@@ -688,6 +837,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
+	struct task_key k, *slot;
+	struct task_struct *t;
 	struct rec_hdr *h;
 	struct wr w;
 	__u64 a[4];
@@ -695,14 +846,16 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 
 	if (!interested(nr, INT_ENTER))
 		return 0;
-	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT_)
+	t = bpf_get_current_task_btf();
+	if (t->thread_info.status & TS_COMPAT_)
 		return 0; /* counted at sys_exit */
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
 	if (!writer(&w, SCRATCH_ENTER))
 		return 0;
 	h = (void *)w.buf;
-	fill_hdr(h, bpf_get_current_task_btf(), REC_SYS_ENTER, nr);
+	fill_hdr(h, REC_SYS_ENTER, nr);
+	slot = ctx_begin(&w, t, &k);
 	h->ret = 0;
 	a[0] = regs->di;
 	a[1] = regs->si;
@@ -732,7 +885,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	default:
 		break;
 	}
-	emit(&w);
+	if (!emit(&w) && slot)
+		*slot = k;
 	return 0;
 }
 
@@ -752,7 +906,12 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid,
 	if (!writer(&w, SCRATCH_EXEC))
 		return 0;
 	h = (void *)w.buf;
-	fill_hdr(h, p, REC_EXEC, 0);
+	fill_hdr(h, REC_EXEC, 0);
+	put_ctx(&w, p);
+	/* the image changed: the next syscall record carries the context
+	 * again (comm and creds were just replaced; with a non-leader exec
+	 * the tid too) */
+	ctx_forget(p);
 	h->ret = 0;
 	__builtin_memset(h->args, 0, sizeof(h->args));
 	h->args[0] = old_pid;
@@ -818,7 +977,8 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	if (!writer(&w, SCRATCH_FORK))
 		return 0;
 	h = (void *)w.buf;
-	fill_hdr(h, bpf_get_current_task_btf(), REC_FORK, 0);
+	fill_hdr(h, REC_FORK, 0);
+	put_ctx(&w, bpf_get_current_task_btf());
 	h->ret = 0;
 	__builtin_memset(h->args, 0, sizeof(h->args));
 	it = item_at(&w);
@@ -848,14 +1008,24 @@ int BPF_PROG(sched_exit, struct task_struct *p, bool group_dead)
 	struct wr w;
 	__u8 *it;
 
-	if (!group_dead)
-		return 0;
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
+	if (!group_dead) {
+		/* a thread user space knows a context of: let it forget it */
+		if (!bpf_task_storage_get(&sent_ctx, p, NULL, 0))
+			return 0;
+		if (!writer(&w, SCRATCH_PEXIT))
+			return 0;
+		h = (void *)w.buf;
+		fill_hdr(h, REC_THREAD_EXIT, 0);
+		emit(&w);
+		return 0;
+	}
 	if (!writer(&w, SCRATCH_PEXIT))
 		return 0;
 	h = (void *)w.buf;
-	fill_hdr(h, p, REC_EXIT, 0);
+	fill_hdr(h, REC_EXIT, 0);
+	put_ctx(&w, p);
 	h->ret = 0;
 	__builtin_memset(h->args, 0, sizeof(h->args));
 	it = item_at(&w);

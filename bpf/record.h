@@ -4,7 +4,8 @@
  * decoder (services/collector/internal/record) mirrors this layout byte for
  * byte; change both together and bump REC_VERSION.
  *
- * A record is a fixed rec_hdr followed by hdr.nitems items. Each item is
+ * A record is a fixed rec_hdr, a rec_ctx when hdr.flags has RF_CTX, then
+ * hdr.nitems items. Each item is
  * { u8 type; u8 flags; u16 len; u8 data[len]; } with no padding, so the
  * kernel writes only the bytes it really read. Which item means what is
  * decided by (kind, nr); items of one record come in a fixed order.
@@ -12,7 +13,7 @@
 #ifndef PEREGRINE_RECORD_H
 #define PEREGRINE_RECORD_H
 
-#define REC_VERSION 1
+#define REC_VERSION 2
 
 enum rec_kind {
 	REC_SYS_EXIT = 1,  /* syscall exit: nr, ret, args */
@@ -20,6 +21,8 @@ enum rec_kind {
 	REC_EXEC = 3,      /* sched_process_exec: new image */
 	REC_FORK = 4,      /* sched_process_fork: new process (not thread) */
 	REC_EXIT = 5,      /* sched_process_exit with group_dead */
+	REC_THREAD_EXIT = 6, /* sched_process_exit of another thread whose
+			      * context was sent: user space forgets it */
 };
 
 enum item_type {
@@ -40,6 +43,17 @@ enum item_type {
 #define IF_FAULT 1     /* the read failed (page not present, bad pointer) */
 #define IF_TRUNC 2     /* data was cut at the item limit */
 
+/* rec_hdr.flags */
+#define RF_CTX 1 /* a struct rec_ctx follows the header */
+
+/*
+ * The process context (creds, ids, caps, cgroups, namespaces, comm) is
+ * sent only when it may have changed: on a task's first record, after
+ * exec, when one of the kernel objects it is read from was replaced
+ * (creds and nsproxy are copied on write, a cgroup move swaps the
+ * css_set), and on every sched record. A record without RF_CTX has the
+ * same context as the last one of its tid that had it.
+ */
 struct rec_hdr {
 	__u16 kind;
 	__u16 nr; /* syscall number (x86_64), 0 for sched records */
@@ -50,6 +64,11 @@ struct rec_hdr {
 	__u32 cpu;
 	__u32 pid; /* tgid */
 	__u32 tid;
+	__u16 nitems;
+	__u16 flags;
+};
+
+struct rec_ctx {
 	__u32 ppid; /* real_parent->tgid */
 	__u32 uid;
 	__u32 gid;
@@ -62,7 +81,6 @@ struct rec_hdr {
 	__u32 pgid;
 	__u32 vpgid;
 	__u32 tty; /* Falco encoding */
-	__u32 nitems;
 	__u64 cap_eff;
 	__u64 cap_prm;
 	__u64 cap_inh;

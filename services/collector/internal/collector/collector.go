@@ -128,8 +128,12 @@ type Stats struct {
 	Records      uint64 // read from the ring
 	Events       uint64 // converted
 	DecodeErrors uint64
-	KernelDrops  uint64
-	Publish      publish.Stats
+	// MissingContexts counts records whose process context was neither
+	// in the record nor known from an earlier one of the thread: their
+	// events carry the process table's context as it was.
+	MissingContexts uint64
+	KernelDrops     uint64
+	Publish         publish.Stats
 }
 
 // Collector is one collector run.
@@ -138,6 +142,7 @@ type Collector struct {
 	queue *publish.Queue
 
 	records, events, decodeErrs atomic.Uint64
+	missingCtx                  atomic.Uint64
 	kernelDrops, compat         atomic.Uint64
 
 	mu    sync.Mutex
@@ -170,7 +175,7 @@ func (c *Collector) Ready() <-chan struct{} { return c.ready }
 // Stats returns the counters; safe for concurrent use.
 func (c *Collector) Stats() Stats {
 	return Stats{Records: c.records.Load(), Events: c.events.Load(), DecodeErrors: c.decodeErrs.Load(),
-		KernelDrops: c.kernelDrops.Load(), Publish: c.queue.Stats()}
+		MissingContexts: c.missingCtx.Load(), KernelDrops: c.kernelDrops.Load(), Publish: c.queue.Stats()}
 }
 
 func (c *Collector) register(r prometheus.Registerer) error {
@@ -184,6 +189,7 @@ func (c *Collector) register(r prometheus.Registerer) error {
 		ctr("records_total", "Records read from the ring buffer.", func() float64 { return float64(c.records.Load()) }),
 		ctr("events_total", "Events converted.", func() float64 { return float64(c.events.Load()) }),
 		ctr("decode_errors_total", "Ring records that failed to decode.", func() float64 { return float64(c.decodeErrs.Load()) }),
+		ctr("missing_contexts_total", "Records whose process context was unknown (sent in a record that was lost).", func() float64 { return float64(c.missingCtx.Load()) }),
 		ctr("kernel_drops_total", "Records the probe could not write: ring buffer full.", func() float64 { return float64(c.kernelDrops.Load()) }),
 		ctr("compat_syscalls_total", "32-bit syscalls seen and not decoded.", func() float64 { return float64(c.compat.Load()) }),
 		ctr("user_drops_total", "Events dropped in user space: publish queue full.", func() float64 { return float64(c.queue.Stats().DroppedEvents) }),
@@ -299,6 +305,7 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 	bootID := strconv.FormatInt(time.Now().UnixNano(), 36)
 	bl := batch.New(cfg.Node, bootID)
 	conv := convert.New(tab, clk)
+	ctxs := record.NewContexts()
 	var (
 		raw      ringbuf.Record
 		rec      record.Record
@@ -371,14 +378,21 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 			c.records.Add(1)
 			if derr := record.Decode(raw.RawSample, &rec); derr != nil {
 				c.decodeErrs.Add(1)
-			} else if res, ok := conv.Convert(&rec); ok {
-				c.events.Add(1)
-				bl.Add(res.Event, res.Proc, tab)
-				if res.Remove {
-					tab.Remove(res.Proc.Pid)
+			} else {
+				// before anything else: a record may carry the context
+				// of the thread's later ones
+				if !ctxs.Complete(&rec) {
+					c.missingCtx.Add(1)
 				}
-				if bl.Len() >= cfg.BatchSize {
-					flush()
+				if res, ok := conv.Convert(&rec); ok {
+					c.events.Add(1)
+					bl.Add(res.Event, res.Proc, tab)
+					if res.Remove {
+						tab.Remove(res.Proc.Pid)
+					}
+					if bl.Len() >= cfg.BatchSize {
+						flush()
+					}
 				}
 			}
 			n++
@@ -397,6 +411,9 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 			lastSwp = now
 			if n := tab.Sweep(); n > 0 {
 				cfg.Logger.Debug("swept processes whose exit was lost", logKeyCount, n)
+			}
+			if n := ctxs.Sweep(""); n > 0 {
+				cfg.Logger.Debug("swept thread contexts whose exit was lost", logKeyCount, n)
 			}
 		}
 		if ctx.Err() != nil {

@@ -19,8 +19,8 @@ func (benchClock) Wall(ns uint64) int64 { return int64(ns) + 1_700_000_000_000_0
 // openCloseRecords are the wire records one open+close iteration makes
 // with the default capture set: openat enter, openat exit, close exit.
 func openCloseRecords() [][]byte {
-	hdr := record.Header{Pid: 4242, Tid: 4242, Ppid: 1, Uid: 1000, Euid: 1000, Gid: 1000, Egid: 1000,
-		CapEff: 0x1ff, NSInum: [record.NSCount]uint32{1, 2, 3, 4, 5, 6, 7}, CgroupID: 1, MemcgID: 9}
+	hdr := record.Header{Pid: 4242, Tid: 4242, Context: record.Context{Ppid: 1, Uid: 1000, Euid: 1000, Gid: 1000, Egid: 1000,
+		CapEff: 0x1ff, NSInum: [record.NSCount]uint32{1, 2, 3, 4, 5, 6, 7}, CgroupID: 1, MemcgID: 9}}
 	copy(hdr.Comm[:], "loop")
 	const atFDCWD = uint64(1<<64 - 100)
 	path := record.Item{Type: record.ItemStr, Data: []byte("/dev/null")}
@@ -32,6 +32,9 @@ func openCloseRecords() [][]byte {
 	open.Kind, open.Nr, open.Ret, open.Args = record.KindSysExit, sysno.Openat, 3, [6]uint64{atFDCWD, 0x1000, 0, 0}
 	cls := record.Record{Header: hdr}
 	cls.Kind, cls.Nr, cls.Args = record.KindSysExit, sysno.Close, [6]uint64{3}
+	// as the probe sends them: the context only on the thread's first
+	// record, then while unchanged nothing
+	open.Partial, cls.Partial = true, true
 	var out [][]byte
 	for _, r := range []*record.Record{&enter, &open, &cls} {
 		out = append(out, record.Encode(nil, r))
@@ -50,6 +53,7 @@ func BenchmarkPipelineUserspace(b *testing.B) {
 	bl := batch.New("bench", "boot")
 	recs := openCloseRecords()
 	var rec record.Record
+	ctxs := record.NewContexts()
 	b.ReportAllocs()
 	k := 0
 	for b.Loop() {
@@ -59,6 +63,9 @@ func BenchmarkPipelineUserspace(b *testing.B) {
 			b.Fatal(err)
 		}
 		rec.Ts = uint64(k)
+		if !ctxs.Complete(&rec) {
+			b.Fatal("context unknown")
+		}
 		res, ok := conv.Convert(&rec)
 		if !ok {
 			b.Fatal("no event")

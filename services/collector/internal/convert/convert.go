@@ -78,6 +78,9 @@ func EventType(nr uint32) (schema.EventType, bool) {
 // that follows carries it; an unknown syscall).
 func (c *Converter) Convert(rec *record.Record) (res Result, ok bool) {
 	h := &rec.Header
+	if h.Kind == record.KindThreadExit {
+		return res, false // only the context cache cares
+	}
 	p := c.T.Touch(h)
 	res.Proc = p
 	ev := &res.Event

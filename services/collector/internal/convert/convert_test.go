@@ -32,8 +32,8 @@ func newConv(t *testing.T) *Converter {
 const atFDCWD = uint64(1<<64 - 100)
 
 func sys(nr uint16, ret int64, args ...uint64) *record.Record {
-	r := &record.Record{Header: record.Header{Kind: record.KindSysExit, Nr: nr, Ret: ret, Pid: 100, Tid: 100, Ppid: 1,
-		NSInum: [7]uint32{1, 2, 3, 4, 5, 6, 7}}}
+	r := &record.Record{Header: record.Header{Kind: record.KindSysExit, Nr: nr, Ret: ret, Pid: 100, Tid: 100,
+		Context: record.Context{Ppid: 1, NSInum: [7]uint32{1, 2, 3, 4, 5, 6, 7}}}}
 	copy(r.Comm[:], "app")
 	copy(r.Args[:], args)
 	return r
@@ -142,7 +142,7 @@ func TestConnect(t *testing.T) {
 func TestForkExit(t *testing.T) {
 	c := newConv(t)
 	convert(t, c, withItems(sys(sysno.Openat, 3, atFDCWD, 0, 0, 0), strItem("/etc/hosts")))
-	fork := &record.Record{Header: record.Header{Kind: record.KindFork, Pid: 100, Tid: 100, Ppid: 1}}
+	fork := &record.Record{Header: record.Header{Kind: record.KindFork, Pid: 100, Tid: 100, Context: record.Context{Ppid: 1}}}
 	fork = withItems(fork, record.Item{Type: record.ItemFork, Data: record.AppendFork(nil, record.Fork{ChildPid: 200, ChildTid: 200, ChildVpid: 200})})
 	res := convert(t, c, fork)
 	if res.Event.Type != schema.EventClone || res.Event.Res != 200 {
@@ -152,7 +152,7 @@ func TestForkExit(t *testing.T) {
 	if child == nil || child.Ppid != 100 || child.FDs[3] == nil {
 		t.Fatalf("child %+v", child)
 	}
-	ex := &record.Record{Header: record.Header{Kind: record.KindExit, Pid: 200, Tid: 200, Ppid: 100}}
+	ex := &record.Record{Header: record.Header{Kind: record.KindExit, Pid: 200, Tid: 200, Context: record.Context{Ppid: 100}}}
 	ex = withItems(ex, record.Item{Type: record.ItemExit, Data: []byte{0, 2, 0, 0, 0, 0, 0, 0}})
 	res = convert(t, c, ex)
 	if res.Event.Type != schema.EventProcExit || !res.Remove || res.Event.Args[0].Int != 2 {

@@ -41,7 +41,9 @@ type Options struct {
 	// RingSize in bytes: a power of two and a multiple of the page size.
 	RingSize int
 	// WakeupBytes: producers force a wakeup only when more than this is
-	// pending; the reader must poll on a deadline for the rest.
+	// pending; the reader must poll on a deadline for the rest. A CPU
+	// checks after each WakeupBytes/8 it wrote, so up to that much more
+	// per CPU may be pending before the wakeup.
 	WakeupBytes int
 	// Exit and Enter are the syscall numbers that produce exit and enter
 	// records.
@@ -49,6 +51,10 @@ type Options struct {
 	// IgnorePID is a tgid whose events are not recorded (the collector
 	// itself, to avoid feedback from its own /proc reads). 0 records all.
 	IgnorePID uint32
+
+	// noFDCast makes the probe read fd table slots with a helper, as it
+	// does on kernels that refuse the direct read (for tests).
+	noFDCast bool
 }
 
 // Validate reports whether o can be loaded.
@@ -100,17 +106,29 @@ func Load(o Options) (*Probe, error) {
 	if err := spec.Variables["wakeup_bytes"].Set(uint64(o.WakeupBytes)); err != nil {
 		return nil, fmt.Errorf("variable wakeup_bytes: %w", err)
 	}
+	// The pending-data query misses in the cache (the reader writes the
+	// positions), so a CPU asks only after every eighth of the threshold
+	// it produced: wakeups come at most that much later.
+	if err := spec.Variables["wakeup_check"].Set(uint64(o.WakeupBytes / 8)); err != nil {
+		return nil, fmt.Errorf("variable wakeup_check: %w", err)
+	}
 	if err := spec.Variables["self_tgid"].Set(o.IgnorePID); err != nil {
 		return nil, fmt.Errorf("variable self_tgid: %w", err)
 	}
 
 	p := &Probe{ringSize: o.RingSize}
-	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+	if err := p.load(spec, !o.noFDCast); err != nil {
 		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) && !o.noFDCast {
+			// an older verifier: read fd slots with a helper instead
+			err = p.load(spec, false)
+		}
 		if errors.As(err, &ve) {
 			return nil, fmt.Errorf("load probe: %+v", ve)
 		}
-		return nil, fmt.Errorf("load probe: %w", err)
+		if err != nil {
+			return nil, fmt.Errorf("load probe: %w", err)
+		}
 	}
 	if err := p.setInterest(o.Exit, o.Enter); err != nil {
 		p.Close()
@@ -140,6 +158,17 @@ func Load(o Options) (*Probe, error) {
 		p.links = append(p.links, l)
 	}
 	return p, nil
+}
+
+func (p *Probe) load(spec *ebpf.CollectionSpec, fdCast bool) error {
+	v := uint8(0)
+	if fdCast {
+		v = 1
+	}
+	if err := spec.Variables["fd_array_cast"].Set(v); err != nil {
+		return fmt.Errorf("variable fd_array_cast: %w", err)
+	}
+	return spec.LoadAndAssign(&p.objs, nil)
 }
 
 // SetInterest replaces the capture set: exit lists the syscalls producing

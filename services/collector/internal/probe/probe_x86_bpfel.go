@@ -18,6 +18,23 @@ type probeScratch struct {
 	Buf [20488]uint8
 }
 
+type probeTaskKey struct {
+	_         structs.HostLayout
+	Cred      uint64
+	Uids      uint64
+	Gids      uint64
+	CapEff    uint64
+	Nsproxy   uint64
+	Cgroups   uint64
+	Parent    uint64
+	ThreadPid uint64
+	Sid       uint64
+	Pgid      uint64
+	Tty       uint64
+	Comm      [2]uint64
+	Loginuid  uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -25,14 +42,18 @@ const (
 	probeMapDrops       = "drops"
 	probeMapEvents      = "events"
 	probeMapInterest    = "interest"
+	probeMapProduced    = "produced"
 	probeMapScratch     = "scratch"
+	probeMapSentCtx     = "sent_ctx"
 	probeProgSchedExec  = "sched_exec"
 	probeProgSchedExit  = "sched_exit"
 	probeProgSchedFork  = "sched_fork"
 	probeProgSysEnter   = "sys_enter"
 	probeProgSysExit    = "sys_exit"
+	probeVarFdArrayCast = "fd_array_cast"
 	probeVarSelfTgid    = "self_tgid"
 	probeVarWakeupBytes = "wakeup_bytes"
+	probeVarWakeupCheck = "wakeup_check"
 )
 
 // loadProbe returns the embedded CollectionSpec for probe.
@@ -91,15 +112,19 @@ type probeMapSpecs struct {
 	Drops    *ebpf.MapSpec `ebpf:"drops"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
 	Interest *ebpf.MapSpec `ebpf:"interest"`
+	Produced *ebpf.MapSpec `ebpf:"produced"`
 	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
+	SentCtx  *ebpf.MapSpec `ebpf:"sent_ctx"`
 }
 
 // probeVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeVariableSpecs struct {
+	FdArrayCast *ebpf.VariableSpec `ebpf:"fd_array_cast"`
 	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
 	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	WakeupCheck *ebpf.VariableSpec `ebpf:"wakeup_check"`
 }
 
 // probeObjects contains all objects after they have been loaded into the kernel.
@@ -125,7 +150,9 @@ type probeMaps struct {
 	Drops    *ebpf.Map `ebpf:"drops"`
 	Events   *ebpf.Map `ebpf:"events"`
 	Interest *ebpf.Map `ebpf:"interest"`
+	Produced *ebpf.Map `ebpf:"produced"`
 	Scratch  *ebpf.Map `ebpf:"scratch"`
+	SentCtx  *ebpf.Map `ebpf:"sent_ctx"`
 }
 
 func (m *probeMaps) Close() error {
@@ -133,7 +160,9 @@ func (m *probeMaps) Close() error {
 		m.Drops,
 		m.Events,
 		m.Interest,
+		m.Produced,
 		m.Scratch,
+		m.SentCtx,
 	)
 }
 
@@ -141,8 +170,10 @@ func (m *probeMaps) Close() error {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeVariables struct {
+	FdArrayCast *ebpf.Variable `ebpf:"fd_array_cast"`
 	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
 	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
+	WakeupCheck *ebpf.Variable `ebpf:"wakeup_check"`
 }
 
 // probePrograms contains all programs after they have been loaded into the kernel.

@@ -22,6 +22,10 @@ const (
 	KindExec     Kind = 3
 	KindFork     Kind = 4
 	KindExit     Kind = 5
+	// KindThreadExit is a thread (not the last of its process) exiting
+	// after its context was sent: it makes no event, user space only
+	// forgets the thread's context.
+	KindThreadExit Kind = 6
 )
 
 // ItemType is the type of one item (enum item_type).
@@ -61,7 +65,13 @@ const (
 )
 
 // HeaderSize is sizeof(struct rec_hdr).
-const HeaderSize = 280
+const HeaderSize = 88
+
+// ContextSize is sizeof(struct rec_ctx), the process context block.
+const ContextSize = 192
+
+// flagContext is RF_CTX: a context block follows the header.
+const flagContext = 1
 
 // ItemHeaderSize is the size of an item's type, flags and length.
 const ItemHeaderSize = 4
@@ -73,17 +83,30 @@ var (
 	ErrItem  = errors.New("bad item")
 )
 
-// Header is struct rec_hdr.
+// Header is struct rec_hdr with the fields of struct rec_ctx, the process
+// context, which the probe sends only when it may have changed.
 type Header struct {
-	Kind     Kind
-	Nr       uint16
-	Size     uint32
-	Ts       uint64 // boot-time ns
-	Ret      int64
-	Args     [6]uint64
-	CPU      uint32
-	Pid      uint32
-	Tid      uint32
+	Kind   Kind
+	Nr     uint16
+	Size   uint32
+	Ts     uint64 // boot-time ns
+	Ret    int64
+	Args   [6]uint64
+	CPU    uint32
+	Pid    uint32
+	Tid    uint32
+	NItems uint32
+	// Partial is set when Context is not known: the record carried no
+	// context block (the probe omits it while the thread's context is
+	// unchanged; Decode then zeroes Context) and nothing filled it in
+	// since ([Contexts.Complete]). [Encode] writes the block unless
+	// Partial.
+	Partial bool
+	Context
+}
+
+// Context is struct rec_ctx: the process context of a record's thread.
+type Context struct {
 	Ppid     uint32
 	Uid      uint32
 	Gid      uint32
@@ -96,7 +119,6 @@ type Header struct {
 	Pgid     uint32
 	Vpgid    uint32
 	TTY      uint32
-	NItems   uint32
 	CapEff   uint64
 	CapPrm   uint64
 	CapInh   uint64
@@ -108,7 +130,7 @@ type Header struct {
 }
 
 // CommString returns Comm up to its NUL.
-func (h *Header) CommString() string {
+func (h *Context) CommString() string {
 	if i := bytes.IndexByte(h.Comm[:], 0); i >= 0 {
 		return string(h.Comm[:i])
 	}
@@ -129,8 +151,10 @@ type Record struct {
 }
 
 // Decode parses b into r, reusing r.Items. Item data alias b, so b must
-// not be reused while r is in use. Returns an error wrapping [ErrShort],
-// [ErrSize] or [ErrItem] for malformed input.
+// not be reused while r is in use. A record without a context block
+// leaves the context fields of r as they were and sets Partial (see
+// [Contexts]). Returns an error wrapping [ErrShort], [ErrSize] or
+// [ErrItem] for malformed input.
 func Decode(b []byte, r *Record) error {
 	if len(b) < HeaderSize {
 		return fmt.Errorf("%d bytes: %w", len(b), ErrShort)
@@ -145,29 +169,27 @@ func Decode(b []byte, r *Record) error {
 	for i := range h.Args {
 		h.Args[i] = le.Uint64(b[24+8*i:])
 	}
-	u32 := []*uint32{&h.CPU, &h.Pid, &h.Tid, &h.Ppid, &h.Uid, &h.Gid, &h.Euid, &h.Egid,
-		&h.LoginUID, &h.Vpid, &h.Vtid, &h.Sid, &h.Pgid, &h.Vpgid, &h.TTY, &h.NItems}
-	for i, p := range u32 {
-		*p = le.Uint32(b[72+4*i:])
-	}
-	h.CapEff = le.Uint64(b[136:])
-	h.CapPrm = le.Uint64(b[144:])
-	h.CapInh = le.Uint64(b[152:])
-	h.CgroupID = le.Uint64(b[160:])
-	h.MemcgID = le.Uint64(b[168:])
-	for i := range h.NSInum {
-		h.NSInum[i] = le.Uint32(b[176+4*i:])
-	}
-	for i := range h.NSID {
-		h.NSID[i] = le.Uint64(b[208+8*i:])
-	}
-	copy(h.Comm[:], b[264:280])
+	h.CPU = le.Uint32(b[72:])
+	h.Pid = le.Uint32(b[76:])
+	h.Tid = le.Uint32(b[80:])
+	h.NItems = uint32(le.Uint16(b[84:]))
+	flags := le.Uint16(b[86:])
 
 	if h.Size < HeaderSize || int(h.Size) > len(b) {
 		return fmt.Errorf("header says %d bytes, have %d: %w", h.Size, len(b), ErrSize)
 	}
 	// The ring pads records to 8 bytes; trust the header's size.
 	b = b[HeaderSize:h.Size]
+	h.Partial = flags&flagContext == 0
+	if h.Partial {
+		h.Context = Context{}
+	} else {
+		if len(b) < ContextSize {
+			return fmt.Errorf("context block: %d bytes, need %d: %w", len(b), ContextSize, ErrSize)
+		}
+		decodeContext(b, h)
+		b = b[ContextSize:]
+	}
 	r.Items = r.Items[:0]
 	for i := uint32(0); i < h.NItems; i++ {
 		if len(b) < ItemHeaderSize {
@@ -186,12 +208,37 @@ func Decode(b []byte, r *Record) error {
 	return nil
 }
 
+func decodeContext(b []byte, h *Header) {
+	le := binary.LittleEndian
+	u32 := [...]*uint32{&h.Ppid, &h.Uid, &h.Gid, &h.Euid, &h.Egid,
+		&h.LoginUID, &h.Vpid, &h.Vtid, &h.Sid, &h.Pgid, &h.Vpgid, &h.TTY}
+	for i, p := range u32 {
+		*p = le.Uint32(b[4*i:])
+	}
+	h.CapEff = le.Uint64(b[48:])
+	h.CapPrm = le.Uint64(b[56:])
+	h.CapInh = le.Uint64(b[64:])
+	h.CgroupID = le.Uint64(b[72:])
+	h.MemcgID = le.Uint64(b[80:])
+	for i := range h.NSInum {
+		h.NSInum[i] = le.Uint32(b[88+4*i:])
+	}
+	for i := range h.NSID {
+		h.NSID[i] = le.Uint64(b[120+8*i:])
+	}
+	copy(h.Comm[:], b[176:192])
+}
+
 // Encode appends the wire form of r to dst, setting Size and NItems from
-// the items. Used for synthetic records in tests.
+// the items; the context block is written unless r.Partial. Used for
+// synthetic records in tests.
 func Encode(dst []byte, r *Record) []byte {
 	h := r.Header
 	h.NItems = uint32(len(r.Items))
 	size := HeaderSize
+	if !h.Partial {
+		size += ContextSize
+	}
 	for _, it := range r.Items {
 		size += ItemHeaderSize + len(it.Data)
 	}
@@ -205,8 +252,28 @@ func Encode(dst []byte, r *Record) []byte {
 	for _, a := range h.Args {
 		dst = le.AppendUint64(dst, a)
 	}
-	for _, v := range []uint32{h.CPU, h.Pid, h.Tid, h.Ppid, h.Uid, h.Gid, h.Euid, h.Egid,
-		h.LoginUID, h.Vpid, h.Vtid, h.Sid, h.Pgid, h.Vpgid, h.TTY, h.NItems} {
+	for _, v := range []uint32{h.CPU, h.Pid, h.Tid} {
+		dst = le.AppendUint32(dst, v)
+	}
+	dst = le.AppendUint16(dst, uint16(h.NItems))
+	if h.Partial {
+		dst = le.AppendUint16(dst, 0)
+	} else {
+		dst = le.AppendUint16(dst, flagContext)
+		dst = appendContext(dst, &h)
+	}
+	for _, it := range r.Items {
+		dst = append(dst, byte(it.Type), it.Flags)
+		dst = le.AppendUint16(dst, uint16(len(it.Data)))
+		dst = append(dst, it.Data...)
+	}
+	return dst
+}
+
+func appendContext(dst []byte, h *Header) []byte {
+	le := binary.LittleEndian
+	for _, v := range []uint32{h.Ppid, h.Uid, h.Gid, h.Euid, h.Egid,
+		h.LoginUID, h.Vpid, h.Vtid, h.Sid, h.Pgid, h.Vpgid, h.TTY} {
 		dst = le.AppendUint32(dst, v)
 	}
 	for _, v := range []uint64{h.CapEff, h.CapPrm, h.CapInh, h.CgroupID, h.MemcgID} {
@@ -219,11 +286,5 @@ func Encode(dst []byte, r *Record) []byte {
 	for _, v := range h.NSID {
 		dst = le.AppendUint64(dst, v)
 	}
-	dst = append(dst, h.Comm[:]...)
-	for _, it := range r.Items {
-		dst = append(dst, byte(it.Type), it.Flags)
-		dst = le.AppendUint16(dst, uint16(len(it.Data)))
-		dst = append(dst, it.Data...)
-	}
-	return dst
+	return append(dst, h.Comm[:]...)
 }

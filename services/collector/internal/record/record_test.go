@@ -10,11 +10,11 @@ import (
 
 func sample() *Record {
 	r := &Record{Header: Header{Kind: KindSysExit, Nr: 257, Ts: 12345, Ret: 3,
-		Args: [6]uint64{1<<64 - 100, 0x7fff0000, 0, 0, 0, 0}, CPU: 1, Pid: 42, Tid: 43, Ppid: 1,
-		Uid: 1000, Gid: 1000, Euid: 0, Egid: 0, LoginUID: 4294967295, Vpid: 42, Vtid: 43,
-		Sid: 40, Pgid: 41, Vpgid: 41, TTY: 34816, CapEff: 0x1ff, CapPrm: 0x1ff, CapInh: 1,
-		CgroupID: 1, MemcgID: 99, NSInum: [7]uint32{1, 2, 3, 4, 5, 6, 7},
-		NSID: [7]uint64{11, 12, 13, 14, 15, 16, 17}}}
+		Args: [6]uint64{1<<64 - 100, 0x7fff0000, 0, 0, 0, 0}, CPU: 1, Pid: 42, Tid: 43, Context: Context{Ppid: 1,
+			Uid: 1000, Gid: 1000, Euid: 0, Egid: 0, LoginUID: 4294967295, Vpid: 42, Vtid: 43,
+			Sid: 40, Pgid: 41, Vpgid: 41, TTY: 34816, CapEff: 0x1ff, CapPrm: 0x1ff, CapInh: 1,
+			CgroupID: 1, MemcgID: 99, NSInum: [7]uint32{1, 2, 3, 4, 5, 6, 7},
+			NSID: [7]uint64{11, 12, 13, 14, 15, 16, 17}}}}
 	copy(r.Comm[:], "cat")
 	r.Items = []Item{
 		{Type: ItemStr, Data: []byte("/etc/shadow")},
@@ -62,14 +62,19 @@ func TestDecodeErrors(t *testing.T) {
 		{"empty", nil, ErrShort},
 		{"short header", good[:HeaderSize-1], ErrShort},
 		{"cut item", good[:len(good)-1], ErrSize},
+		{"cut context", func() []byte {
+			b := append([]byte(nil), good[:HeaderSize+ContextSize-1]...)
+			b[4] = byte(len(b)) // size 279 fits in the low byte
+			return b
+		}(), ErrSize},
 		{"too many items", func() []byte {
 			b := append([]byte(nil), good...)
-			b[132] = 9
+			b[84] = 9
 			return b
 		}(), ErrItem},
 		{"trailing bytes", func() []byte {
 			b := append([]byte(nil), good...)
-			b[132] = 1
+			b[84] = 1
 			return b
 		}(), ErrSize},
 	}
@@ -104,11 +109,8 @@ func FuzzDecode(f *testing.F) {
 		}
 		// what decodes must re-encode to the same bytes (up to Size)
 		again := Encode(nil, &r)
-		if string(again[:HeaderSize]) != string(clearPad(b[:HeaderSize])) {
-			t.Fatalf("header mismatch")
-		}
-		if string(again[HeaderSize:]) != string(b[HeaderSize:r.Size]) {
-			t.Fatalf("items mismatch")
+		if string(again) != string(normalize(b[:r.Size], r.Partial)) {
+			t.Fatalf("re-encoded record differs")
 		}
 		for _, it := range r.Items {
 			switch it.Type {
@@ -127,9 +129,37 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// clearPad zeroes the header's padding word, which Encode always writes as 0.
-func clearPad(h []byte) []byte {
-	c := append([]byte(nil), h...)
-	copy(c[204:208], []byte{0, 0, 0, 0})
+// normalize clears what Decode ignores and Encode writes as 0: unknown
+// header flags and the context block's padding word.
+func normalize(b []byte, partial bool) []byte {
+	c := append([]byte(nil), b...)
+	c[86] &= flagContext
+	c[87] = 0
+	if !partial {
+		copy(c[HeaderSize+116:HeaderSize+120], []byte{0, 0, 0, 0})
+	}
 	return c
+}
+
+func TestPartial(t *testing.T) {
+	full := sample()
+	full.Items = nil
+	part := &Record{Header: Header{Kind: KindSysExit, Nr: 3, Pid: 42, Tid: 43, Partial: true}}
+	b := Encode(nil, part)
+	if len(b) != HeaderSize {
+		t.Fatalf("partial record of %d bytes, want %d", len(b), HeaderSize)
+	}
+	// A partial record decoded into a reused one must not keep the
+	// previous record's context.
+	var got Record
+	if err := Decode(Encode(nil, full), &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := Decode(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := Header{Kind: KindSysExit, Nr: 3, Size: HeaderSize, Pid: 42, Tid: 43, Partial: true}
+	if diff := cmp.Diff(want, got.Header); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
 }

@@ -182,7 +182,7 @@ func (t *Table) names(p *Proc) {
 
 // Touch returns the process of h, creating it from /proc (or from h alone)
 // when unknown, and refreshes it from h's credentials, namespaces,
-// cgroups and tty.
+// cgroups and tty unless h's context is unknown (h.Partial).
 func (t *Table) Touch(h *record.Header) *Proc {
 	pid := int64(h.Pid)
 	p := t.procs[pid]
@@ -197,7 +197,9 @@ func (t *Table) Touch(h *record.Header) *Proc {
 		}
 		p.Gen++
 	}
-	t.refresh(p, h)
+	if !h.Partial {
+		t.refresh(p, h)
+	}
 	return p
 }
 
@@ -354,7 +356,9 @@ func (t *Table) Exec(p *Proc, rec *record.Record) {
 			delete(p.FDs, n)
 		}
 	}
-	t.refresh(p, &rec.Header)
+	if !rec.Partial {
+		t.refresh(p, &rec.Header)
+	}
 	t.names(p)
 }
 
