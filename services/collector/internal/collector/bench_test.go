@@ -49,13 +49,19 @@ func cpuNs(who int) int64 {
 }
 
 // openCloseLoop opens and closes /dev/null, printing CPU ns per syscall.
-// spec is "<iterations>,<rate>[,<threads>]": with several threads each
-// runs iterations/threads on its own OS thread, so the generator is not
-// what caps the event rate.
+// spec is "<iterations>,<rate>[,<threads>[,ebadf]]": with several threads
+// each runs iterations/threads on its own OS thread, so the generator is
+// not what caps the event rate. With "ebadf" an iteration is one close(-1),
+// the cheapest captured syscall (one exit record, fails with EBADF), to
+// find the rate user space is delivered when the syscalls cost least.
 func openCloseLoop(spec string) int {
-	its, rate, threads := 0, 0, 1
-	fmt.Sscanf(spec, "%d,%d,%d", &its, &rate, &threads)
+	its, rate, threads, kind := 0, 0, 1, ""
+	fmt.Sscanf(spec, "%d,%d,%d,%s", &its, &rate, &threads, &kind)
 	threads = max(threads, 1)
+	perIteration := 2
+	if kind == "ebadf" {
+		perIteration = 1
+	}
 	start := time.Now()
 	c0 := cpuNs(unix.RUSAGE_SELF)
 	var wg sync.WaitGroup
@@ -67,6 +73,10 @@ func openCloseLoop(spec string) int {
 			runtime.LockOSThread()
 			n := its / threads
 			for i := 0; i < n; i++ {
+				if perIteration == 1 {
+					_ = unix.Close(-1)
+					continue
+				}
 				fd, err := unix.Openat(unix.AT_FDCWD, "/dev/null", unix.O_RDONLY, 0)
 				if err != nil {
 					fmt.Println("error", err)
@@ -89,7 +99,7 @@ func openCloseLoop(spec string) int {
 		return 1
 	}
 	c1 := cpuNs(unix.RUSAGE_SELF)
-	fmt.Printf("%.1f %d\n", float64(c1-c0)/float64(2*its), time.Since(start).Nanoseconds())
+	fmt.Printf("%.1f %d\n", float64(c1-c0)/float64(perIteration*its), time.Since(start).Nanoseconds())
 	return 0
 }
 
@@ -102,8 +112,14 @@ func runLoop(b *testing.B, its, rate int) (float64, time.Duration) {
 // runLoopThreads is runLoop with the iterations split over threads.
 func runLoopThreads(b *testing.B, its, rate, threads int) (float64, time.Duration) {
 	b.Helper()
+	return runLoopKind(b, its, rate, threads, "")
+}
+
+// runLoopKind is runLoopThreads with the loop's kind ("" or "ebadf").
+func runLoopKind(b *testing.B, its, rate, threads int, kind string) (float64, time.Duration) {
+	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d", loopEnv, its, rate, threads))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d,%d,%d,%s", loopEnv, its, rate, threads, kind))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.Fatalf("loop: %v\n%s", err, out)
@@ -264,16 +280,18 @@ func BenchmarkDelivery(b *testing.B) {
 	for _, tc := range []struct {
 		name          string
 		rate, threads int
+		kind          string // of the generator loop: open+close, or close(-1)
 	}{
-		{"events-per-s=500000", 500_000, 1},
-		{"events-per-s=max", 0, 1},
-		{"events-per-s=max-threads=2", 0, 2},
+		{"events-per-s=500000", 500_000, 1, ""},
+		{"events-per-s=max", 0, 1, ""},
+		{"events-per-s=max-threads=2", 0, 2, ""},
+		{"events-per-s=max-threads=2-close-ebadf", 0, 2, "ebadf"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
 				r := startRaw(b, probe.Options{RingSize: 16 << 20, Exit: def, Enter: enter})
 				c0 := cpuNs(unix.RUSAGE_SELF)
-				_, wall := runLoopThreads(b, benchIterations, tc.rate/3, tc.threads)
+				_, wall := runLoopKind(b, benchIterations, tc.rate/3, tc.threads, tc.kind)
 				r.stop()
 				c1 := cpuNs(unix.RUSAGE_SELF)
 				drops, _ := r.p.KernelDrops()
