@@ -106,13 +106,14 @@ func TestExecveArgvExe(t *testing.T) {
 	}
 }
 
-func TestConnectTuple(t *testing.T) {
-	_, s := startCollector(t, Config{NoPublish: true})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// listen accepts and closes connections on addr until the test ends.
+func listen(t *testing.T, network, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -122,6 +123,12 @@ func TestConnectTuple(t *testing.T) {
 			c.Close()
 		}
 	}()
+	return ln
+}
+
+func TestConnectTuple(t *testing.T) {
+	_, s := startCollector(t, Config{NoPublish: true})
+	ln := listen(t, "tcp", "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
 	pid := run(t, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d", port))
 	r := s.wait(t, "connect", func(r *schema.Record) bool {
@@ -168,20 +175,7 @@ func dialUnix(path string) int {
 func TestConnectUnix(t *testing.T) {
 	_, s := startCollector(t, Config{NoPublish: true})
 	path := filepath.Join(t.TempDir(), fmt.Sprintf("peregrine-%d.sock", os.Getpid()))
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	listen(t, "unix", path)
 	// the collector ignores its own process, so a child dials
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), dialUnixEnv+"="+path)

@@ -191,13 +191,21 @@ func (e *env) replica(b *testing.B, src ruleset.Source, workers int) (start func
 // prefill publishes n mix batches on events.enriched.node1.
 func (e *env) prefill(b *testing.B, n int) {
 	b.Helper()
-	pub, err := bus.NewPublisher(e.conn, bus.PublisherOptions{Window: 256})
+	var seq uint64
+	publishBatches(b, context.Background(), e.conn, mixBatch, &seq, n, eventsPerBatch)
+}
+
+// publishBatches publishes n batches of events events from mix on
+// events.enriched.node1, numbered from *seq on, and waits for their acks.
+func publishBatches(b *testing.B, ctx context.Context, conn *bus.Conn, mix func(node string, seq uint64, n int) *schema.Batch, seq *uint64, n, events int) {
+	b.Helper()
+	pub, err := bus.NewPublisher(conn, bus.PublisherOptions{Window: 256})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	for i := range n {
-		mb := mixBatch("node1", uint64(i), eventsPerBatch)
+	for range n {
+		mb := mix("node1", *seq, events)
+		*seq++
 		data, err := schema.Marshal(mb)
 		if err != nil {
 			b.Fatal(err)

@@ -402,24 +402,7 @@ func fill(b *testing.B, conn *bus.Conn, mix func(node string, seq uint64, n int)
 	if err := alerts.Purge(ctx); err != nil {
 		b.Fatal(err)
 	}
-	pub, err := bus.NewPublisher(conn, bus.PublisherOptions{Window: 256})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for range n {
-		mb := mix("node1", *seq, scalingEvents)
-		*seq++
-		data, err := schema.Marshal(mb)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pub.Publish(ctx, schema.EnrichedSubject("node1"), data, schema.BatchMsgID(mb), nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := pub.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
+	publishBatches(b, ctx, conn, mix, seq, n, scalingEvents)
 	if got := msgs(b, conn, schema.StreamEnriched); got != uint64(n) {
 		b.Fatalf("%s holds %d batches after the fill, want %d", schema.StreamEnriched, got, n)
 	}
