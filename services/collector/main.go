@@ -69,7 +69,10 @@ func run() error {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log, err := telemetry.NewLogger(os.Stderr, "collector", level)
+	if err != nil {
+		return err
+	}
 
 	sys, err := sysno.Parse(*capture)
 	if err != nil {
