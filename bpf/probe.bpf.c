@@ -890,6 +890,36 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	return 0;
 }
 
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* put_exe sends what Falco's execve exit carries of the image's inode:
+ * its times and whether it lives in an overlayfs upper layer (written in
+ * the container) or only in a lower one (the image). */
+static __always_inline void put_exe(struct wr *w, struct inode *ino)
+{
+	struct item_exe *xi;
+	__u8 *it = item_at(w);
+
+	if (!it)
+		return;
+	xi = (void *)(it + 4);
+	xi->ctime_ns = 0;
+	xi->mtime_ns = 0;
+	xi->flags = 0;
+	xi->_pad = 0;
+	if (bpf_core_field_exists(ino->i_ctime_sec)) {
+		xi->ctime_ns = BPF_CORE_READ(ino, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(ino, i_ctime_nsec);
+		xi->mtime_ns = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(ino, i_mtime_nsec);
+	}
+	if (BPF_CORE_READ(ino, i_sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
+		/* the overlay inode embeds the vfs inode */
+		struct ovl_inode *oi = (void *)((char *)ino - bpf_core_field_offset(struct ovl_inode, vfs_inode));
+
+		xi->flags = BPF_CORE_READ(oi, __upperdentry) ? EXE_UPPER_LAYER : EXE_LOWER_LAYER;
+	}
+	item_done(w, it, IT_EXE, 0, sizeof(*xi));
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid,
 	     struct linux_binprm *bprm)
@@ -941,6 +971,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid,
 			fi->nlink = BPF_CORE_READ(ino, __i_nlink);
 			item_done(&w, it, IT_FILE, 0, sizeof(*fi));
 		}
+		put_exe(&w, ino);
 	}
 
 	mcg = memcg_of(p);

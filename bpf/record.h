@@ -37,6 +37,7 @@ enum item_type {
 	IT_FORK = 9,     /* struct item_fork */
 	IT_EXIT = 10,    /* struct item_exit */
 	IT_UNIXPATH = 11,/* sun_path of the unix socket (own, else peer) */
+	IT_EXE = 12,     /* struct item_exe: the new image's inode times and layer, at exec */
 };
 
 /* item flags */
@@ -113,6 +114,17 @@ struct item_file {
 	__u32 fmode;
 	__u32 imode;
 	__u32 nlink;
+};
+
+/* item_exe flags, Falco's PPM_EXE_* bits */
+#define EXE_UPPER_LAYER (1 << 1) /* in an overlayfs upper layer: written after the mount */
+#define EXE_LOWER_LAYER (1 << 3) /* in an overlayfs lower layer only */
+
+struct item_exe {
+	__u64 ctime_ns; /* inode change time, ns since the epoch; 0 unknown */
+	__u64 mtime_ns; /* inode modification time */
+	__u32 flags;    /* EXE_* */
+	__u32 _pad;
 };
 
 struct item_fork {

@@ -299,7 +299,7 @@ func (c *Converter) execve(rec *record.Record, p *state.Proc, ev *schema.Event) 
 		schema.IntArg(p.Pid), schema.IntArg(p.Ppid), schema.StrArg(p.Cwd), i(0), i(0), i(0), i(0), i(0), i(0),
 		schema.StrArg(p.Comm), schema.StrArg(cgroups), schema.StrArg(strings.Join(p.Env, "\x00")),
 		i(uint64(p.TTY)), schema.IntArg(p.Vpgid), i(uint64(p.LoginUID)), i(uint64(p.ExeFlags)),
-		i(p.CapInheritable), i(p.CapPermitted), i(p.CapEffective), i(p.ExeIno), i(0), i(0),
+		i(p.CapInheritable), i(p.CapPermitted), i(p.CapEffective), i(p.ExeIno), i(uint64(p.ExeInoCtime)), i(uint64(p.ExeInoMtime)),
 		i(uint64(p.Euid)), schema.StrArg(p.ExePath), schema.IntArg(p.Pgid), i(uint64(p.Egid)),
 	)
 	if rec.Nr == sysno.Execve {

@@ -116,6 +116,34 @@ type Fork struct {
 // ForkSize is sizeof(struct item_fork).
 const ForkSize = 24
 
+// Exe is struct item_exe: the new image's inode times and overlayfs
+// layer, sent at exec.
+type Exe struct {
+	CtimeNs, MtimeNs uint64 // ns since the epoch; 0 unknown
+	Flags            uint32 // schema.ExecUpperLayer, schema.ExecLowerLayer
+}
+
+// ExeSize is sizeof(struct item_exe).
+const ExeSize = 24
+
+// ParseExe decodes an [ItemExe] item.
+func ParseExe(b []byte) (Exe, error) {
+	if len(b) < ExeSize {
+		return Exe{}, fmt.Errorf("exe item: %d bytes: %w", len(b), ErrItem)
+	}
+	le := binary.LittleEndian
+	return Exe{CtimeNs: le.Uint64(b), MtimeNs: le.Uint64(b[8:]), Flags: le.Uint32(b[16:])}, nil
+}
+
+// AppendExe encodes x as an [ItemExe] payload (for tests).
+func AppendExe(dst []byte, x Exe) []byte {
+	le := binary.LittleEndian
+	dst = le.AppendUint64(dst, x.CtimeNs)
+	dst = le.AppendUint64(dst, x.MtimeNs)
+	dst = le.AppendUint32(dst, x.Flags)
+	return le.AppendUint32(dst, 0)
+}
+
 // ParseFork decodes an [ItemFork] item.
 func ParseFork(b []byte) (Fork, error) {
 	if len(b) < ForkSize {

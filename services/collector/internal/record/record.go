@@ -44,6 +44,7 @@ const (
 	ItemFork     ItemType = 9
 	ItemExit     ItemType = 10
 	ItemUnixPath ItemType = 11
+	ItemExe      ItemType = 12
 )
 
 // Item flags.

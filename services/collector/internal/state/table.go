@@ -286,6 +286,7 @@ func (t *Table) Exec(p *Proc, rec *record.Record) {
 	sp.Comm = rec.CommString()
 	var filename, interp string
 	var file record.File
+	var exeInfo record.Exe
 	var comps []string
 	strs := 0
 	for _, it := range rec.Items {
@@ -308,13 +309,16 @@ func (t *Table) Exec(p *Proc, rec *record.Record) {
 			sp.Env = record.SplitNul(it.Data)
 		case record.ItemFile:
 			file, _ = record.ParseFile(it.Data)
+		case record.ItemExe:
+			exeInfo, _ = record.ParseExe(it.Data)
 		case record.ItemCgroup:
 			comps = append(comps, string(it.Data))
 		}
 	}
 	p.Filename = filename
 	sp.ExeIno = file.Ino
-	sp.ExeFlags = 0
+	sp.ExeInoCtime, sp.ExeInoMtime = int64(exeInfo.CtimeNs), int64(exeInfo.MtimeNs)
+	sp.ExeFlags = exeInfo.Flags & (schema.ExecUpperLayer | schema.ExecLowerLayer)
 	// The exe link is right only while the process still runs this image:
 	// check the inode before trusting it.
 	exe := ""
