@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 )
 
 func testAlert() *schema.Alert {
@@ -27,31 +27,9 @@ func testAlert() *schema.Alert {
 	}
 }
 
-type got struct {
-	method, path, contentType string
-	body                      map[string]any
-}
-
 // server stands in for a Discord webhook: 204 No Content on success.
-func server(t *testing.T, status int, reply string) (*httptest.Server, chan got) {
-	t.Helper()
-	ch := make(chan got, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("body is not JSON: %v", err)
-		}
-		select {
-		case ch <- got{r.Method, r.URL.Path, r.Header.Get("Content-Type"), m}:
-		default:
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, reply)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, ch
+func server(t *testing.T, status int, reply string) (*httptest.Server, <-chan outputtest.Request) {
+	return outputtest.JSONServer(t, status, "application/json", reply)
 }
 
 func build(t *testing.T, yaml string) output.Output {
@@ -76,8 +54,8 @@ func TestSendPostsEmbed(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := <-ch
-	if r.method != http.MethodPost || r.path != hook || r.contentType != "application/json" {
-		t.Errorf("request %s %s (%s)", r.method, r.path, r.contentType)
+	if r.Method != http.MethodPost || r.Path != hook || r.ContentType != "application/json" {
+		t.Errorf("request %s %s (%s)", r.Method, r.Path, r.ContentType)
 	}
 	f := func(n, v string) any { return map[string]any{"name": n, "value": v, "inline": true} }
 	want := map[string]any{
@@ -91,7 +69,7 @@ func TestSendPostsEmbed(t *testing.T) {
 			},
 		}},
 	}
-	if diff := cmp.Diff(want, r.body); diff != "" {
+	if diff := cmp.Diff(want, r.Body); diff != "" {
 		t.Errorf("payload (-want +got):\n%s", diff)
 	}
 }

@@ -2,7 +2,6 @@ package rocketchat
 
 import (
 	"context"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/slack"
 )
 
@@ -30,35 +30,10 @@ func testAlert() *schema.Alert {
 	}
 }
 
-type got struct {
-	method, path string
-	body         map[string]any
-}
-
 // server stands in for Rocket.Chat's integration webhook, which answers
 // 200 {"success":true}.
-func server(t *testing.T, status int) (*httptest.Server, chan got) {
-	t.Helper()
-	ch := make(chan got, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("Content-Type %q", ct)
-		}
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("body is not JSON: %v", err)
-		}
-		select {
-		case ch <- got{r.Method, r.URL.Path, m}:
-		default:
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, `{"success":`+map[bool]string{true: "true", false: "false"}[status == 200]+`}`)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, ch
+func server(t *testing.T, status int) (*httptest.Server, <-chan outputtest.Request) {
+	return outputtest.JSONServer(t, status, "application/json", `{"success":`+map[bool]string{true: "true", false: "false"}[status == 200]+`}`)
 }
 
 func build(t *testing.T, yaml string) output.Output {
@@ -111,10 +86,10 @@ func TestSendPostsAttachment(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := <-ch
-			if r.method != http.MethodPost || r.path != hook {
-				t.Errorf("request %s %s", r.method, r.path)
+			if r.Method != http.MethodPost || r.Path != hook || r.ContentType != "application/json" {
+				t.Errorf("request %s %s (%s)", r.Method, r.Path, r.ContentType)
 			}
-			if diff := cmp.Diff(tt.want, r.body); diff != "" {
+			if diff := cmp.Diff(tt.want, r.Body); diff != "" {
 				t.Errorf("payload (-want +got):\n%s", diff)
 			}
 		})

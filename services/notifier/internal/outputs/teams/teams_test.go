@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 )
 
 func testAlert() *schema.Alert {
@@ -26,30 +26,9 @@ func testAlert() *schema.Alert {
 	}
 }
 
-type got struct {
-	method, path, contentType string
-	body                      map[string]any
-}
-
 // server stands in for a Teams incoming webhook, which answers 200 "1".
-func server(t *testing.T, status int, reply string) (*httptest.Server, chan got) {
-	t.Helper()
-	ch := make(chan got, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("body is not JSON: %v", err)
-		}
-		select {
-		case ch <- got{r.Method, r.URL.Path, r.Header.Get("Content-Type"), m}:
-		default:
-		}
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, reply)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, ch
+func server(t *testing.T, status int, reply string) (*httptest.Server, <-chan outputtest.Request) {
+	return outputtest.JSONServer(t, status, "", reply)
 }
 
 func build(t *testing.T, yaml string, env map[string]string) (output.Output, error) {
@@ -106,10 +85,10 @@ func TestSendPostsMessageCard(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := <-ch
-			if r.method != http.MethodPost || r.path != hook || r.contentType != "application/json" {
-				t.Errorf("request %s %s (%s)", r.method, r.path, r.contentType)
+			if r.Method != http.MethodPost || r.Path != hook || r.ContentType != "application/json" {
+				t.Errorf("request %s %s (%s)", r.Method, r.Path, r.ContentType)
 			}
-			if diff := cmp.Diff(tt.want, r.body); diff != "" {
+			if diff := cmp.Diff(tt.want, r.Body); diff != "" {
 				t.Errorf("card (-want +got):\n%s", diff)
 			}
 		})
