@@ -15,6 +15,7 @@ import (
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 )
 
 const apiKey = "0123456789abcdefs3cr3t"
@@ -64,11 +65,7 @@ func datadog(t *testing.T, status int) (*httptest.Server, chan map[string]any) {
 
 func build(t *testing.T, yaml string) (output.Output, error) {
 	t.Helper()
-	cfg, err := output.ParseConfig("datadog", "config.yaml", yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Spec().New(cfg, output.Env{HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	return outputtest.New(t, Spec(), yaml)
 }
 
 func TestSendPostsEvent(t *testing.T) {

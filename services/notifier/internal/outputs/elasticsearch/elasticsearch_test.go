@@ -17,6 +17,7 @@ import (
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 )
 
 func testAlert() *schema.Alert {
@@ -96,11 +97,7 @@ func newCluster(t *testing.T, auth func(*http.Request) bool) (*cluster, *httptes
 
 func build(t *testing.T, yaml string) (output.Output, error) {
 	t.Helper()
-	cfg, err := output.ParseConfig("elasticsearch", "config.yaml", yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Spec().New(cfg, output.Env{HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	return outputtest.New(t, Spec(), yaml)
 }
 
 func anyAuth(*http.Request) bool { return true }

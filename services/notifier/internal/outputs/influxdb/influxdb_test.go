@@ -16,6 +16,7 @@ import (
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 )
 
 func testAlert() *schema.Alert {
@@ -76,11 +77,7 @@ func influx(t *testing.T, check func(r *http.Request) bool) (*httptest.Server, c
 
 func build(t *testing.T, yaml string) (output.Output, error) {
 	t.Helper()
-	cfg, err := output.ParseConfig("influxdb", "config.yaml", yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Spec().New(cfg, output.Env{HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	return outputtest.New(t, Spec(), yaml)
 }
 
 func TestSendWritesPoint(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 	"github.com/peregrine-rt/peregrine/services/notifier/internal/output"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 )
 
 func testAlert() *schema.Alert {
@@ -68,11 +69,7 @@ func loki(t *testing.T, status int, user, key string) (*httptest.Server, chan go
 
 func build(t *testing.T, yaml string) (output.Output, error) {
 	t.Helper()
-	cfg, err := output.ParseConfig("loki", "config.yaml", yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Spec().New(cfg, output.Env{HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	return outputtest.New(t, Spec(), yaml)
 }
 
 func TestSendPushesStream(t *testing.T) {

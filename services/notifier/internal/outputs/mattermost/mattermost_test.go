@@ -37,15 +37,7 @@ func server(t *testing.T, status int, reply string) (*httptest.Server, <-chan ou
 
 func build(t *testing.T, yaml string) output.Output {
 	t.Helper()
-	cfg, err := output.ParseConfig("mattermost", "config.yaml", yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := Spec().New(cfg, output.Env{HTTPClient: &http.Client{Timeout: 10 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
+	return outputtest.MustNew(t, Spec(), yaml)
 }
 
 func TestSendPostsAttachment(t *testing.T) {

@@ -38,15 +38,7 @@ func server(t *testing.T, status int) (*httptest.Server, <-chan outputtest.Reque
 
 func build(t *testing.T, yaml string) output.Output {
 	t.Helper()
-	cfg, err := output.ParseConfig("rocketchat", "config.yaml", yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := Spec().New(cfg, output.Env{HTTPClient: &http.Client{Timeout: 10 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
+	return outputtest.MustNew(t, Spec(), yaml)
 }
 
 func TestSendPostsAttachment(t *testing.T) {

@@ -107,11 +107,7 @@ func build(t *testing.T, queueURL, secret string) (output.Output, error) {
 
 func buildYAML(t *testing.T, yaml string) (output.Output, error) {
 	t.Helper()
-	cfg, err := output.ParseConfig("aws.sqs", "config.yaml", yaml, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Spec().New(cfg, output.Env{HTTPClient: &http.Client{Timeout: 10 * time.Second}})
+	return outputtest.New(t, Spec(), yaml)
 }
 
 func TestSendMessageSigned(t *testing.T) {
