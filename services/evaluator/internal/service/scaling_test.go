@@ -38,14 +38,17 @@ const (
 	urlEnv     = "PEREGRINE_EVALBENCH_URL"
 	storeEnv   = "PEREGRINE_EVALBENCH_STORE"
 	batchesEnv = "PEREGRINE_EVALBENCH_BATCHES" // batches per drain; default scalingBatches
+	eventsEnv  = "PEREGRINE_EVALBENCH_EVENTS"  // events per batch; default scalingEvents
 	// profileEnv names a file prefix: each replica writes the CPU profile
-	// of its timed part to PREFIX.PID.
+	// of its timed part to PREFIX.PID, and the server that of each drain
+	// to PREFIX.server.Rr.N (R replicas, N-th drain).
 	profileEnv = "PEREGRINE_EVALBENCH_CPUPROFILE"
 )
 
 const (
-	// scalingEvents is the events per batch: large batches keep the
-	// server's per-message cost small next to evaluation.
+	// scalingEvents is the events per batch (~40 KB), twice the
+	// collector's default of 256: large batches keep the server's
+	// per-message cost small next to evaluation.
 	scalingEvents = 512
 	// scalingBatches is how many batches one drain pre-fills: 512k
 	// events, about a second for one replica.
@@ -82,6 +85,8 @@ func report(err error) int {
 
 // natsServerMain runs a JetStream server on 127.0.0.1 (random port,
 // store in $storeEnv), prints "url URL" and serves until stdin closes.
+// The lines "profile PATH" and "unprofile" start and stop a CPU profile
+// of the server; each is answered with "ok".
 func natsServerMain() error {
 	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true,
 		StoreDir: os.Getenv(storeEnv), NoLog: true, NoSigs: true})
@@ -93,7 +98,28 @@ func natsServerMain() error {
 		return errors.New("nats server: not ready within 10s")
 	}
 	fmt.Printf("url %s\n", srv.ClientURL())
-	_, _ = io.Copy(io.Discard, os.Stdin)
+	in := bufio.NewScanner(os.Stdin)
+	var prof *os.File
+	for in.Scan() {
+		switch cmd, arg, _ := strings.Cut(in.Text(), " "); cmd {
+		case "profile":
+			f, err := os.Create(arg)
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			prof = f
+		case "unprofile":
+			if prof != nil {
+				pprof.StopCPUProfile()
+				prof.Close()
+				prof = nil
+			}
+		}
+		fmt.Println("ok")
+	}
 	srv.Shutdown()
 	srv.WaitForShutdown()
 	return nil
@@ -273,7 +299,8 @@ func (d drain) replicaCPUTotal() time.Duration {
 // drain first by 1 replica, then by 2: from the moment the replicas
 // (separate processes, GOMAXPROCS=1, rules compiled and connected) are
 // told to start until the stream is empty and every alert is stored in
-// ALERTS. The server is a separate process too, with memory storage. It
+// ALERTS. The server is a separate process too, with file storage as
+// deployed (PEREGRINE_EVALBENCH_CPUPROFILE profiles it per drain). It
 // runs for two mixes: mix=realistic (mixBatch, what hosts mostly do) and
 // mix=heavy (heavyBatch, events the rules look at closely).
 //
@@ -294,14 +321,7 @@ func BenchmarkReplicaScaling(b *testing.B) {
 }
 
 func benchScaling(b *testing.B, mix func(node string, seq uint64, n int) *schema.Batch) {
-	batches := scalingBatches
-	if v := os.Getenv(batchesEnv); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			b.Fatalf("%s=%q: want a positive number", batchesEnv, v)
-		}
-		batches = n
-	}
+	batches, events := envInt(b, batchesEnv, scalingBatches), envInt(b, eventsEnv, scalingEvents)
 	srv := startChild(b, "natsserver", storeEnv+"="+b.TempDir())
 	url := srv.expect(b, "url ")
 	ctx := context.Background()
@@ -310,20 +330,22 @@ func benchScaling(b *testing.B, mix func(node string, seq uint64, n int) *schema
 		b.Fatal(err)
 	}
 	b.Cleanup(conn.Close)
-	l := bus.StreamLimits{Memory: true, Duplicates: time.Minute}
+	// File storage, as deployed: the store's per-message costs (work-queue
+	// deletes on ack, loads from its block cache) are part of the figure.
+	l := bus.StreamLimits{Duplicates: time.Minute}
 	if err := conn.EnsureStreams(ctx, bus.EnrichedStream(l), bus.AlertsStream(l), bus.DeadLetterStream(l)); err != nil {
 		b.Fatal(err)
 	}
-	perBatch := alertsPerBatch(b, mix)
+	perBatch := alertsPerBatch(b, mix, events)
 	var one, two []drain
 	seq := uint64(0)
 	b.ResetTimer()
 	for range min(b.N, maxScalingRounds) {
 		for _, r := range []int{1, 2} {
 			b.StopTimer()
-			fill(b, conn, mix, &seq, batches)
+			fill(b, conn, mix, &seq, batches, events)
 			b.StartTimer()
-			d := runDrain(b, conn, srv, r, batches*scalingEvents, batches*perBatch)
+			d := runDrain(b, conn, srv, r, batches*events, batches*perBatch)
 			if r == 1 {
 				one = append(one, d)
 			} else {
@@ -369,9 +391,22 @@ func benchScaling(b *testing.B, mix func(node string, seq uint64, n int) *schema
 	}
 }
 
+// envInt is the positive number in environment variable name, or def.
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
 // alertsPerBatch is how many alerts one bench batch raises under the
 // benchmark's rules, counted in process.
-func alertsPerBatch(b *testing.B, mix func(node string, seq uint64, n int) *schema.Batch) int {
+func alertsPerBatch(b *testing.B, mix func(node string, seq uint64, n int) *schema.Batch, events int) int {
 	b.Helper()
 	set, err := ruleset.Load(benchRules["all"])
 	if err != nil {
@@ -382,7 +417,7 @@ func alertsPerBatch(b *testing.B, mix func(node string, seq uint64, n int) *sche
 		b.Fatal(err)
 	}
 	n := 0
-	ev.NewWorker().Batch(set.Engine, mix("node1", 0, scalingEvents), "count", func(evaluate.Alert) { n++ })
+	ev.NewWorker().Batch(set.Engine, mix("node1", 0, events), "count", func(evaluate.Alert) { n++ })
 	if n == 0 {
 		b.Fatal("the bench batch raises no alert")
 	}
@@ -391,7 +426,7 @@ func alertsPerBatch(b *testing.B, mix func(node string, seq uint64, n int) *sche
 
 // fill publishes n batches with fresh sequence numbers (so message ids
 // never repeat across drains) and empties ALERTS.
-func fill(b *testing.B, conn *bus.Conn, mix func(node string, seq uint64, n int) *schema.Batch, seq *uint64, n int) {
+func fill(b *testing.B, conn *bus.Conn, mix func(node string, seq uint64, n int) *schema.Batch, seq *uint64, n, events int) {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), drainLimit)
 	defer cancel()
@@ -402,11 +437,14 @@ func fill(b *testing.B, conn *bus.Conn, mix func(node string, seq uint64, n int)
 	if err := alerts.Purge(ctx); err != nil {
 		b.Fatal(err)
 	}
-	publishBatches(b, ctx, conn, mix, seq, n, scalingEvents)
+	publishBatches(b, ctx, conn, mix, seq, n, events)
 	if got := msgs(b, conn, schema.StreamEnriched); got != uint64(n) {
 		b.Fatalf("%s holds %d batches after the fill, want %d", schema.StreamEnriched, got, n)
 	}
 }
+
+// drains counts the drains by replica count, naming server profiles.
+var drains = map[int]int{}
 
 // runDrain starts r replicas, waits until they are ready, then times
 // them from "go" until the stream is empty and ALERTS holds wantAlerts.
@@ -420,7 +458,14 @@ func runDrain(b *testing.B, conn *bus.Conn, srv *child, r, events, wantAlerts in
 	for _, c := range reps {
 		c.expect(b, "ready")
 	}
+	prefix := os.Getenv(profileEnv)
+	if prefix != "" {
+		drains[r]++
+		srv.send(b, fmt.Sprintf("profile %s.server.%dr.%d", prefix, r, drains[r]))
+		srv.expect(b, "ok")
+	}
 	b.StartTimer()
+	total := msgs(b, conn, schema.StreamEnriched)
 	srv0, self0 := procCPU(b, srv.cmd.Process.Pid), selfCPU()
 	busy0, steal0 := machineCPU(b)
 	start := time.Now()
@@ -428,22 +473,37 @@ func runDrain(b *testing.B, conn *bus.Conn, srv *child, r, events, wantAlerts in
 		c.send(b, "go")
 	}
 	// Each poll is one JetStream API request the server answers: few
-	// enough (every 20ms, ALERTS only once the batches are gone) that the
-	// server's CPU figure is the replicas' traffic. A batch is acked
-	// only after its alerts are stored, so ALERTS is complete soon after
-	// the stream is empty.
+	// enough (at most every 20ms, ALERTS only once the batches are gone)
+	// that the server's CPU figure is the replicas' traffic. Near the end
+	// the wait shrinks to half the time the batches left should take at
+	// the rate so far, so the figure does not gain up to 20ms of idle
+	// machine after the last ack (that would weigh twice as much on the
+	// shorter 2-replica drain). A batch is acked only after its alerts
+	// are stored, so ALERTS is complete soon after the stream is empty.
 	deadline := start.Add(drainLimit)
-	for msgs(b, conn, schema.StreamEnriched) > 0 || msgs(b, conn, schema.StreamAlerts) < uint64(wantAlerts) {
+	for {
+		left := msgs(b, conn, schema.StreamEnriched)
+		if left == 0 && msgs(b, conn, schema.StreamAlerts) >= uint64(wantAlerts) {
+			break
+		}
 		if time.Now().After(deadline) {
 			b.Fatalf("%d replica(s): not drained within %v: %d batches left, %d of %d alerts", r, drainLimit,
-				msgs(b, conn, schema.StreamEnriched), msgs(b, conn, schema.StreamAlerts), wantAlerts)
+				left, msgs(b, conn, schema.StreamAlerts), wantAlerts)
 		}
-		time.Sleep(20 * time.Millisecond)
+		wait := 20 * time.Millisecond
+		if done := total - min(left, total); done > 0 {
+			wait = min(wait, max(time.Millisecond, time.Since(start)*time.Duration(left)/time.Duration(2*done)))
+		}
+		time.Sleep(wait)
 	}
 	d := drain{events: events, wall: time.Since(start), serverCPU: procCPU(b, srv.cmd.Process.Pid) - srv0}
 	busy1, steal1 := machineCPU(b)
 	self := selfCPU() - self0
 	b.StopTimer()
+	if prefix != "" {
+		srv.send(b, "unprofile")
+		srv.expect(b, "ok")
+	}
 	if got := msgs(b, conn, schema.StreamAlerts); got != uint64(wantAlerts) {
 		b.Fatalf("%d replica(s): ALERTS holds %d alerts, want %d", r, got, wantAlerts)
 	}
