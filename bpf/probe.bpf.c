@@ -124,6 +124,25 @@ struct {
 	__type(value, struct task_key);
 } sent_ctx SEC(".maps");
 
+/* An enter event waiting for its exit (see struct rec_enter). nr is
+ * the syscall it belongs to, 0 when none waits. Paths longer than
+ * ENTER_CAP go out as a record of their own instead. */
+#define ENTER_CAP 512
+#define ENTER_ROOM (ENTER_CAP + 32) /* a path, then open_how's item */
+struct enter_save {
+	__u32 nr;
+	__u32 _pad;
+	struct rec_enter e; /* the items follow it: one copy moves both */
+	__u8 items[ENTER_ROOM];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct enter_save);
+} pending_enter SEC(".maps");
+
 struct scratch {
 	__u8 buf[SCRATCH_SZ];
 };
@@ -669,6 +688,80 @@ static __always_inline int interested(__u32 nr, __u32 bit)
 	return f && (*f & bit);
 }
 
+/* Enter events exist for the calls Falco also reports on entry (open
+ * family and connect, its TOCTOU mitigation). */
+static __always_inline void put_enter_items(struct wr *w, __u32 nr, __u64 *a)
+{
+	switch (nr) {
+	case SYS_open:
+	case SYS_creat:
+		put_ustr(w, IT_STR, (void *)a[0]);
+		break;
+	case SYS_openat:
+		put_ustr(w, IT_STR, (void *)a[1]);
+		break;
+	case SYS_openat2:
+		put_ustr(w, IT_STR, (void *)a[1]);
+		put_ubytes(w, IT_BYTES, (void *)a[2], a[3], 24);
+		break;
+	case SYS_connect:
+		put_ubytes(w, IT_SOCKADDR, (void *)a[1], a[2], SOCKADDR_MAX);
+		break;
+	default:
+		break;
+	}
+}
+
+/* emit_enter writes a REC_SYS_ENTER record of its own: for an enter whose
+ * items do not fit in task storage, or whose exit is not captured. */
+static __always_inline void emit_enter(struct task_struct *t, __u32 nr,
+				       __u64 *a)
+{
+	struct task_key k, *slot;
+	struct rec_hdr *h;
+	struct wr w;
+
+	if (!writer(&w, SCRATCH_ENTER))
+		return;
+	h = (void *)w.buf;
+	fill_hdr(h, REC_SYS_ENTER, nr);
+	slot = ctx_begin(&w, t, &k);
+	h->args[0] = a[0];
+	h->args[1] = a[1];
+	h->args[2] = a[2];
+	h->args[3] = a[3];
+	put_enter_items(&w, nr, a);
+	if (!emit(&w) && slot)
+		*slot = k;
+}
+
+/* put_enter folds the task's waiting enter event for nr into the exit
+ * record being written: the block must come right after the context. */
+static __always_inline void put_enter(struct wr *w, struct task_struct *t,
+				      __u32 nr)
+{
+	struct enter_save *s = bpf_task_storage_get(&pending_enter, t, NULL, 0);
+	struct rec_hdr *h = (void *)w->buf;
+	__u32 off = w->off;
+	__u64 len;
+
+	if (!s || s->nr != nr)
+		return;
+	s->nr = 0;
+	len = s->e.size;
+	barrier_var(len);
+	if (len < sizeof(struct rec_enter) ||
+	    len > sizeof(struct rec_enter) + ENTER_ROOM || off >= OFF_LIM)
+		return;
+	barrier_var(off);
+	off &= (OFF_LIM - 1);
+	/* one copy of header and items: they sit together in enter_save */
+	if (bpf_probe_read_kernel(w->buf + off, len, &s->e) < 0)
+		return;
+	w->off += (__u32)len;
+	h->flags |= RF_ENTER;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
@@ -717,14 +810,17 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	switch (nr) {
 	case SYS_open:
 	case SYS_creat:
+		put_enter(&w, t, nr);
 		put_ustr(&w, IT_STR, (void *)a[0]);
 		put_file(&w, t, ret);
 		break;
 	case SYS_openat:
+		put_enter(&w, t, nr);
 		put_ustr(&w, IT_STR, (void *)a[1]);
 		put_file(&w, t, ret);
 		break;
 	case SYS_openat2:
+		put_enter(&w, t, nr);
 		put_ustr(&w, IT_STR, (void *)a[1]);
 		put_ubytes(&w, IT_BYTES, (void *)a[2], a[3], 24);
 		put_file(&w, t, ret);
@@ -738,6 +834,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 			put_ustr(&w, IT_STR, (void *)a[1]);
 		break;
 	case SYS_connect:
+		put_enter(&w, t, nr);
+		put_ubytes(&w, IT_SOCKADDR, (void *)a[1], a[2], SOCKADDR_MAX);
+		put_sock(&w, t, a[0]);
+		break;
 	case SYS_bind:
 		put_ubytes(&w, IT_SOCKADDR, (void *)a[1], a[2], SOCKADDR_MAX);
 		put_sock(&w, t, a[0]);
@@ -832,16 +932,71 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* Enter records exist for the calls Falco also reports on entry (open
- * family and connect, its TOCTOU mitigation). */
+/* save_ustr writes a string item at it, in task storage. It returns the
+ * item's size, or -1 when the string may not fit. */
+static __always_inline long save_ustr(__u8 *it, const void *p)
+{
+	__u8 flags = 0;
+	long r = 0;
+
+	if (p)
+		r = bpf_probe_read_user_str(it + 4, ENTER_CAP - 4, p);
+	else
+		flags = IF_FAULT;
+	if (r < 0) {
+		flags = IF_FAULT;
+		r = 0;
+	} else if (r > 0) {
+		if (r == ENTER_CAP - 4)
+			return -1;
+		r--; /* drop the NUL */
+	}
+	it[0] = IT_STR;
+	it[1] = flags;
+	it[2] = r & 0xff;
+	it[3] = (r >> 8) & 0xff;
+	return 4 + r;
+}
+
+/* save_ubytes writes a bytes item of at most max bytes at it. */
+static __always_inline long save_ubytes(__u8 *it, __u8 type, const void *p,
+					__u64 len, __u64 max)
+{
+	__u8 flags = 0;
+	__u64 l = len;
+
+	if (l > max) {
+		l = max;
+		flags |= IF_TRUNC;
+	}
+	barrier_var(l);
+	if (l > SOCKADDR_MAX)
+		l = SOCKADDR_MAX;
+	if (!p)
+		l = 0;
+	if (l && bpf_probe_read_user(it + 4, l, p) < 0) {
+		flags |= IF_FAULT;
+		l = 0;
+	}
+	it[0] = type;
+	it[1] = flags;
+	it[2] = l & 0xff;
+	it[3] = (l >> 8) & 0xff;
+	return 4 + l;
+}
+
+/* At sys_enter the probe reads what Falco's enter event carries straight
+ * into task storage; sys_exit sends it with the exit record. That saves
+ * a ring write and a context check per call, at the price of the enter
+ * event reaching user space when the call returns. */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
-	struct task_key k, *slot;
+	struct enter_save *s;
 	struct task_struct *t;
-	struct rec_hdr *h;
-	struct wr w;
-	__u64 a[4];
+	__u64 a[4], off;
+	long n = 0, n2 = 0;
+	__u16 nitems = 1;
 	__u32 nr = (__u32)id;
 
 	if (!interested(nr, INT_ENTER))
@@ -851,42 +1006,54 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		return 0; /* counted at sys_exit */
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
-	if (!writer(&w, SCRATCH_ENTER))
-		return 0;
-	h = (void *)w.buf;
-	fill_hdr(h, REC_SYS_ENTER, nr);
-	slot = ctx_begin(&w, t, &k);
-	h->ret = 0;
 	a[0] = regs->di;
 	a[1] = regs->si;
 	a[2] = regs->dx;
 	a[3] = regs->r10;
-	h->args[0] = a[0];
-	h->args[1] = a[1];
-	h->args[2] = a[2];
-	h->args[3] = a[3];
-	h->args[4] = 0;
-	h->args[5] = 0;
+	s = bpf_task_storage_get(&pending_enter, t, NULL,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s || !interested(nr, INT_EXIT)) {
+		emit_enter(t, nr, a);
+		return 0;
+	}
+	s->nr = 0;
 	switch (nr) {
 	case SYS_open:
 	case SYS_creat:
-		put_ustr(&w, IT_STR, (void *)a[0]);
+		n = save_ustr(s->items, (void *)a[0]);
 		break;
 	case SYS_openat:
-		put_ustr(&w, IT_STR, (void *)a[1]);
+		n = save_ustr(s->items, (void *)a[1]);
 		break;
 	case SYS_openat2:
-		put_ustr(&w, IT_STR, (void *)a[1]);
-		put_ubytes(&w, IT_BYTES, (void *)a[2], a[3], 24);
+		n = save_ustr(s->items, (void *)a[1]);
+		off = n;
+		barrier_var(off);
+		if (n < 0 || off > ENTER_CAP)
+			break;
+		n2 = save_ubytes(s->items + off, IT_BYTES, (void *)a[2], a[3], 24);
+		nitems = 2;
 		break;
 	case SYS_connect:
-		put_ubytes(&w, IT_SOCKADDR, (void *)a[1], a[2], SOCKADDR_MAX);
+		n = save_ubytes(s->items, IT_SOCKADDR, (void *)a[1], a[2], SOCKADDR_MAX);
 		break;
 	default:
+		nitems = 0;
 		break;
 	}
-	if (!emit(&w) && slot)
-		*slot = k;
+	if (n < 0) {
+		emit_enter(t, nr, a);
+		return 0;
+	}
+	s->e.ts = bpf_ktime_get_boot_ns();
+	s->e.args[0] = a[0];
+	s->e.args[1] = a[1];
+	s->e.args[2] = a[2];
+	s->e.args[3] = a[3];
+	s->e.cpu = bpf_get_smp_processor_id();
+	s->e.nitems = nitems;
+	s->e.size = sizeof(struct rec_enter) + n + n2;
+	s->nr = nr;
 	return 0;
 }
 

@@ -4,8 +4,8 @@
  * decoder (services/collector/internal/record) mirrors this layout byte for
  * byte; change both together and bump REC_VERSION.
  *
- * A record is a fixed rec_hdr, a rec_ctx when hdr.flags has RF_CTX, then
- * hdr.nitems items. Each item is
+ * A record is a fixed rec_hdr, a rec_ctx when hdr.flags has RF_CTX, a
+ * rec_enter block when hdr.flags has RF_ENTER, then hdr.nitems items. Each item is
  * { u8 type; u8 flags; u16 len; u8 data[len]; } with no padding, so the
  * kernel writes only the bytes it really read. Which item means what is
  * decided by (kind, nr); items of one record come in a fixed order.
@@ -13,7 +13,7 @@
 #ifndef PEREGRINE_RECORD_H
 #define PEREGRINE_RECORD_H
 
-#define REC_VERSION 2
+#define REC_VERSION 3
 
 enum rec_kind {
 	REC_SYS_EXIT = 1,  /* syscall exit: nr, ret, args */
@@ -46,6 +46,7 @@ enum item_type {
 
 /* rec_hdr.flags */
 #define RF_CTX 1 /* a struct rec_ctx follows the header */
+#define RF_ENTER 2 /* a struct rec_enter (with its items) follows */
 
 /*
  * The process context (creds, ids, caps, cgroups, namespaces, comm) is
@@ -92,6 +93,22 @@ struct rec_ctx {
 	__u32 _pad;
 	__u64 ns_id[7]; /* ns_common.ns_id, 0 where the kernel lacks it */
 	char comm[16];
+};
+
+/*
+ * The enter event of a syscall exit record (open family, connect), folded
+ * into it: the probe keeps what sys_enter read in task storage and writes
+ * one record at sys_exit instead of two. User space emits the enter event
+ * from this block just before the exit event. The block's items follow it
+ * (size bytes in all, the block header included), laid out as the items
+ * of a REC_SYS_ENTER record.
+ */
+struct rec_enter {
+	__u64 ts;
+	__u64 args[4];
+	__u32 cpu;
+	__u16 nitems;
+	__u16 size;
 };
 
 struct item_sock {

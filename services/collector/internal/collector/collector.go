@@ -309,6 +309,7 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 	var (
 		raw      ringbuf.Record
 		rec      record.Record
+		enter    record.Record // rec's folded enter event
 		out      *bufio.Writer
 		lastFlsh = time.Now()
 		lastDrop = time.Now()
@@ -344,6 +345,20 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 		}
 		if !cfg.NoPublish {
 			c.queue.Enqueue(b)
+		}
+	}
+	add := func(r *record.Record) {
+		res, ok := conv.Convert(r)
+		if !ok {
+			return
+		}
+		c.events.Add(1)
+		bl.Add(res.Event, res.Proc, tab)
+		if res.Remove {
+			tab.Remove(res.Proc.Pid)
+		}
+		if bl.Len() >= cfg.BatchSize {
+			flush()
 		}
 	}
 	drops := func(now time.Time) {
@@ -384,16 +399,10 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 				if !ctxs.Complete(&rec) {
 					c.missingCtx.Add(1)
 				}
-				if res, ok := conv.Convert(&rec); ok {
-					c.events.Add(1)
-					bl.Add(res.Event, res.Proc, tab)
-					if res.Remove {
-						tab.Remove(res.Proc.Pid)
-					}
-					if bl.Len() >= cfg.BatchSize {
-						flush()
-					}
+				if rec.EnterRecord(&enter) {
+					add(&enter)
 				}
+				add(&rec)
 			}
 			n++
 			if n%64 != 0 {

@@ -77,6 +77,54 @@ func TestOpenatShadow(t *testing.T) {
 	})
 }
 
+// TestEnterFolded: the probe folds an open's enter event into its exit
+// record and user space emits it just before the exit, with the enter's
+// own time and arguments. A path too long to fold in task storage goes
+// out as an enter record of its own; both must look the same.
+func TestEnterFolded(t *testing.T) {
+	skipUnlessRoot(t)
+	_, s := startCollector(t, Config{NoPublish: true})
+	dir := t.TempDir()
+	long := dir
+	for len(long) < 700 { // more than the probe's 512 bytes of room
+		long = filepath.Join(long, strings.Repeat("d", 60))
+	}
+	if err := os.MkdirAll(long, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "short"), filepath.Join(long, "f")} {
+		if err := os.WriteFile(path, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pid := run(t, "cat", path)
+		open := func(exit bool) func(*schema.Record) bool {
+			return func(r *schema.Record) bool {
+				name, _ := argStr(r, "name")
+				return r.Event.Type == schema.EventOpenat && isExit(r) == exit && r.Proc != nil && r.Proc.Pid == pid && name == path
+			}
+		}
+		ie, enter := s.waitIndex(t, "openat enter", open(false))
+		ix, exit := s.waitIndex(t, "openat exit", open(true))
+		if ie > ix {
+			t.Errorf("%d-byte path: enter event at %d, after its exit at %d", len(path), ie, ix)
+		}
+		if enter.Event.Ts > exit.Event.Ts {
+			t.Errorf("%d-byte path: enter at %d, later than the exit at %d", len(path), enter.Event.Ts, exit.Event.Ts)
+		}
+		if enter.Event.FD == nil || enter.Event.FD.Num != -1 || exit.Event.FD == nil || exit.Event.FD.Num < 0 {
+			t.Errorf("%d-byte path: fd %+v on enter, %+v on exit", len(path), enter.Event.FD, exit.Event.FD)
+		}
+		ef, ok1 := argInt(&enter, "flags")
+		xf, ok2 := argInt(&exit, "flags")
+		if !ok1 || !ok2 || ef != xf {
+			t.Errorf("%d-byte path: flags %#o (%v) on enter, %#o (%v) on exit", len(path), ef, ok1, xf, ok2)
+		}
+		if enter.Proc.Comm != "cat" || enter.Event.Tid != exit.Event.Tid {
+			t.Errorf("%d-byte path: enter proc %+v", len(path), enter.Proc)
+		}
+	}
+}
+
 func TestExecveArgvExe(t *testing.T) {
 	_, s := startCollector(t, Config{NoPublish: true})
 	marker := fmt.Sprintf("marker-%d", os.Getpid())

@@ -47,6 +47,13 @@ func (s *sink) onBatch(b *schema.Batch) {
 // wait returns the first record matching f, failing after waitLimit.
 func (s *sink) wait(t testing.TB, what string, f func(*schema.Record) bool) schema.Record {
 	t.Helper()
+	_, r := s.waitIndex(t, what, f)
+	return r
+}
+
+// waitIndex is wait that also returns the record's place in the stream.
+func (s *sink) waitIndex(t testing.TB, what string, f func(*schema.Record) bool) (int, schema.Record) {
+	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	timer := time.AfterFunc(waitLimit, s.cond.Broadcast)
 	defer timer.Stop()
@@ -55,7 +62,7 @@ func (s *sink) wait(t testing.TB, what string, f func(*schema.Record) bool) sche
 	for i := 0; ; {
 		for ; i < len(s.recs); i++ {
 			if f(&s.recs[i]) {
-				return s.recs[i]
+				return i, s.recs[i]
 			}
 		}
 		if time.Now().After(deadline) {

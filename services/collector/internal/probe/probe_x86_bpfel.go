@@ -13,6 +13,21 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type probeEnterSave struct {
+	_   structs.HostLayout
+	Nr  uint32
+	Pad uint32
+	E   struct {
+		_      structs.HostLayout
+		Ts     uint64
+		Args   [4]uint64
+		Cpu    uint32
+		Nitems uint16
+		Size   uint16
+	}
+	Items [544]uint8
+}
+
 type probeScratch struct {
 	_   structs.HostLayout
 	Buf [20488]uint8
@@ -39,21 +54,22 @@ type probeTaskKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	probeMapDrops       = "drops"
-	probeMapEvents      = "events"
-	probeMapInterest    = "interest"
-	probeMapProduced    = "produced"
-	probeMapScratch     = "scratch"
-	probeMapSentCtx     = "sent_ctx"
-	probeProgSchedExec  = "sched_exec"
-	probeProgSchedExit  = "sched_exit"
-	probeProgSchedFork  = "sched_fork"
-	probeProgSysEnter   = "sys_enter"
-	probeProgSysExit    = "sys_exit"
-	probeVarFdArrayCast = "fd_array_cast"
-	probeVarSelfTgid    = "self_tgid"
-	probeVarWakeupBytes = "wakeup_bytes"
-	probeVarWakeupCheck = "wakeup_check"
+	probeMapDrops        = "drops"
+	probeMapEvents       = "events"
+	probeMapInterest     = "interest"
+	probeMapPendingEnter = "pending_enter"
+	probeMapProduced     = "produced"
+	probeMapScratch      = "scratch"
+	probeMapSentCtx      = "sent_ctx"
+	probeProgSchedExec   = "sched_exec"
+	probeProgSchedExit   = "sched_exit"
+	probeProgSchedFork   = "sched_fork"
+	probeProgSysEnter    = "sys_enter"
+	probeProgSysExit     = "sys_exit"
+	probeVarFdArrayCast  = "fd_array_cast"
+	probeVarSelfTgid     = "self_tgid"
+	probeVarWakeupBytes  = "wakeup_bytes"
+	probeVarWakeupCheck  = "wakeup_check"
 )
 
 // loadProbe returns the embedded CollectionSpec for probe.
@@ -109,12 +125,13 @@ type probeProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeMapSpecs struct {
-	Drops    *ebpf.MapSpec `ebpf:"drops"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Interest *ebpf.MapSpec `ebpf:"interest"`
-	Produced *ebpf.MapSpec `ebpf:"produced"`
-	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
-	SentCtx  *ebpf.MapSpec `ebpf:"sent_ctx"`
+	Drops        *ebpf.MapSpec `ebpf:"drops"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	Interest     *ebpf.MapSpec `ebpf:"interest"`
+	PendingEnter *ebpf.MapSpec `ebpf:"pending_enter"`
+	Produced     *ebpf.MapSpec `ebpf:"produced"`
+	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
+	SentCtx      *ebpf.MapSpec `ebpf:"sent_ctx"`
 }
 
 // probeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -147,12 +164,13 @@ func (o *probeObjects) Close() error {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeMaps struct {
-	Drops    *ebpf.Map `ebpf:"drops"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Interest *ebpf.Map `ebpf:"interest"`
-	Produced *ebpf.Map `ebpf:"produced"`
-	Scratch  *ebpf.Map `ebpf:"scratch"`
-	SentCtx  *ebpf.Map `ebpf:"sent_ctx"`
+	Drops        *ebpf.Map `ebpf:"drops"`
+	Events       *ebpf.Map `ebpf:"events"`
+	Interest     *ebpf.Map `ebpf:"interest"`
+	PendingEnter *ebpf.Map `ebpf:"pending_enter"`
+	Produced     *ebpf.Map `ebpf:"produced"`
+	Scratch      *ebpf.Map `ebpf:"scratch"`
+	SentCtx      *ebpf.Map `ebpf:"sent_ctx"`
 }
 
 func (m *probeMaps) Close() error {
@@ -160,6 +178,7 @@ func (m *probeMaps) Close() error {
 		m.Drops,
 		m.Events,
 		m.Interest,
+		m.PendingEnter,
 		m.Produced,
 		m.Scratch,
 		m.SentCtx,

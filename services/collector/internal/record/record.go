@@ -74,6 +74,12 @@ const ContextSize = 192
 // flagContext is RF_CTX: a context block follows the header.
 const flagContext = 1
 
+// flagEnter is RF_ENTER: an enter block follows the context.
+const flagEnter = 2
+
+// EnterSize is sizeof(struct rec_enter), the folded enter block's header.
+const EnterSize = 48
+
 // ItemHeaderSize is the size of an item's type, flags and length.
 const ItemHeaderSize = 4
 
@@ -149,6 +155,39 @@ type Item struct {
 type Record struct {
 	Header
 	Items []Item
+	// Enter is the syscall's enter event when the probe folded it into
+	// this exit record (struct rec_enter).
+	Enter Enter
+}
+
+// Enter is a folded enter event: what a KindSysEnter record of the same
+// thread and syscall would carry besides the context.
+type Enter struct {
+	Present bool
+	Ts      uint64
+	Args    [4]uint64
+	CPU     uint32
+	Items   []Item
+}
+
+// EnterRecord fills dst with r's folded enter event as a record of its
+// own (the context is r's: the call changes none of it before it
+// returns). It reports false when r carries none. dst's items alias r's.
+func (r *Record) EnterRecord(dst *Record) bool {
+	if !r.Enter.Present {
+		return false
+	}
+	dst.Header = r.Header
+	dst.Kind = KindSysEnter
+	dst.Ts = r.Enter.Ts
+	dst.Ret = 0
+	dst.Args = [6]uint64{}
+	copy(dst.Args[:], r.Enter.Args[:])
+	dst.CPU = r.Enter.CPU
+	dst.NItems = uint32(len(r.Enter.Items))
+	dst.Items = append(dst.Items[:0], r.Enter.Items...)
+	dst.Enter = Enter{}
+	return true
 }
 
 // Decode parses b into r, reusing r.Items. Item data alias b, so b must
@@ -191,22 +230,52 @@ func Decode(b []byte, r *Record) error {
 		decodeContext(b, h)
 		b = b[ContextSize:]
 	}
-	r.Items = r.Items[:0]
-	for i := uint32(0); i < h.NItems; i++ {
+	e := &r.Enter
+	e.Present = flags&flagEnter != 0
+	e.Items = e.Items[:0]
+	if e.Present {
+		if len(b) < EnterSize {
+			return fmt.Errorf("enter block: %d bytes, need %d: %w", len(b), EnterSize, ErrSize)
+		}
+		e.Ts = le.Uint64(b[0:])
+		for i := range e.Args {
+			e.Args[i] = le.Uint64(b[8+8*i:])
+		}
+		e.CPU = le.Uint32(b[40:])
+		n := uint32(le.Uint16(b[44:]))
+		size := int(le.Uint16(b[46:]))
+		if size < EnterSize || size > len(b) {
+			return fmt.Errorf("enter block says %d bytes, have %d: %w", size, len(b), ErrSize)
+		}
+		var err error
+		if e.Items, err = decodeItems(b[EnterSize:size], n, e.Items); err != nil {
+			return fmt.Errorf("enter block: %w", err)
+		}
+		b = b[size:]
+	}
+	var err error
+	r.Items, err = decodeItems(b, h.NItems, r.Items[:0])
+	return err
+}
+
+// decodeItems appends the n items that make up all of b to items.
+func decodeItems(b []byte, n uint32, items []Item) ([]Item, error) {
+	le := binary.LittleEndian
+	for i := uint32(0); i < n; i++ {
 		if len(b) < ItemHeaderSize {
-			return fmt.Errorf("item %d: header: %w", i, ErrItem)
+			return items, fmt.Errorf("item %d: header: %w", i, ErrItem)
 		}
 		n := int(le.Uint16(b[2:]))
 		if len(b) < ItemHeaderSize+n {
-			return fmt.Errorf("item %d: %d bytes, have %d: %w", i, n, len(b)-ItemHeaderSize, ErrItem)
+			return items, fmt.Errorf("item %d: %d bytes, have %d: %w", i, n, len(b)-ItemHeaderSize, ErrItem)
 		}
-		r.Items = append(r.Items, Item{Type: ItemType(b[0]), Flags: b[1], Data: b[ItemHeaderSize : ItemHeaderSize+n : ItemHeaderSize+n]})
+		items = append(items, Item{Type: ItemType(b[0]), Flags: b[1], Data: b[ItemHeaderSize : ItemHeaderSize+n : ItemHeaderSize+n]})
 		b = b[ItemHeaderSize+n:]
 	}
 	if len(b) != 0 {
-		return fmt.Errorf("%d bytes after the last item: %w", len(b), ErrSize)
+		return items, fmt.Errorf("%d bytes after the last item: %w", len(b), ErrSize)
 	}
-	return nil
+	return items, nil
 }
 
 func decodeContext(b []byte, h *Header) {
@@ -243,6 +312,12 @@ func Encode(dst []byte, r *Record) []byte {
 	for _, it := range r.Items {
 		size += ItemHeaderSize + len(it.Data)
 	}
+	if r.Enter.Present {
+		size += EnterSize
+		for _, it := range r.Enter.Items {
+			size += ItemHeaderSize + len(it.Data)
+		}
+	}
 	h.Size = uint32(size)
 	le := binary.LittleEndian
 	dst = le.AppendUint16(dst, uint16(h.Kind))
@@ -257,15 +332,38 @@ func Encode(dst []byte, r *Record) []byte {
 		dst = le.AppendUint32(dst, v)
 	}
 	dst = le.AppendUint16(dst, uint16(h.NItems))
-	if h.Partial {
-		dst = le.AppendUint16(dst, 0)
-	} else {
-		dst = le.AppendUint16(dst, flagContext)
+	var flags uint16
+	if !h.Partial {
+		flags |= flagContext
+	}
+	if r.Enter.Present {
+		flags |= flagEnter
+	}
+	dst = le.AppendUint16(dst, flags)
+	if !h.Partial {
 		dst = appendContext(dst, &h)
 	}
-	for _, it := range r.Items {
+	if e := &r.Enter; e.Present {
+		size := EnterSize
+		for _, it := range e.Items {
+			size += ItemHeaderSize + len(it.Data)
+		}
+		dst = le.AppendUint64(dst, e.Ts)
+		for _, a := range e.Args {
+			dst = le.AppendUint64(dst, a)
+		}
+		dst = le.AppendUint32(dst, e.CPU)
+		dst = le.AppendUint16(dst, uint16(len(e.Items)))
+		dst = le.AppendUint16(dst, uint16(size))
+		dst = appendItems(dst, e.Items)
+	}
+	return appendItems(dst, r.Items)
+}
+
+func appendItems(dst []byte, items []Item) []byte {
+	for _, it := range items {
 		dst = append(dst, byte(it.Type), it.Flags)
-		dst = le.AppendUint16(dst, uint16(len(it.Data)))
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(it.Data)))
 		dst = append(dst, it.Data...)
 	}
 	return dst

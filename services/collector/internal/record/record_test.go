@@ -101,6 +101,9 @@ func TestSplitNul(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(Encode(nil, sample()))
 	f.Add(Encode(nil, &Record{Header: Header{Kind: KindExec}}))
+	folded := sample()
+	folded.Enter = Enter{Present: true, Ts: 1, Items: []Item{{Type: ItemStr, Data: []byte("/etc/shadow")}}}
+	f.Add(Encode(nil, folded))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Record
@@ -112,7 +115,7 @@ func FuzzDecode(f *testing.F) {
 		if string(again) != string(normalize(b[:r.Size], r.Partial)) {
 			t.Fatalf("re-encoded record differs")
 		}
-		for _, it := range r.Items {
+		for _, it := range append(r.Items, r.Enter.Items...) {
 			switch it.Type {
 			case ItemSock:
 				ParseSock(it.Data)
@@ -133,7 +136,7 @@ func FuzzDecode(f *testing.F) {
 // header flags and the context block's padding word.
 func normalize(b []byte, partial bool) []byte {
 	c := append([]byte(nil), b...)
-	c[86] &= flagContext
+	c[86] &= flagContext | flagEnter
 	c[87] = 0
 	if !partial {
 		copy(c[HeaderSize+116:HeaderSize+120], []byte{0, 0, 0, 0})
@@ -161,5 +164,46 @@ func TestPartial(t *testing.T) {
 	want := Header{Kind: KindSysExit, Nr: 3, Size: HeaderSize, Pid: 42, Tid: 43, Partial: true}
 	if diff := cmp.Diff(want, got.Header); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+// TestEnterBlock: an exit record with its enter event folded in (RF_ENTER)
+// decodes into both, and the enter becomes a record of its own with the
+// exit's context and thread but its own time, cpu, args and items.
+func TestEnterBlock(t *testing.T) {
+	exit := sample()
+	exit.Enter = Enter{Present: true, Ts: 12000, CPU: 0, Args: [4]uint64{1<<64 - 100, 0x7fff0000, 0x80000, 0},
+		Items: []Item{{Type: ItemStr, Data: []byte("/etc/shadow")}}}
+	b := Encode(nil, exit)
+	var got Record
+	if err := Decode(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	exit.Size, exit.NItems = uint32(len(b)), 3
+	if diff := cmp.Diff(exit, &got); diff != "" {
+		t.Errorf("exit (-want +got)\n%s", diff)
+	}
+	var enter Record
+	if !got.EnterRecord(&enter) {
+		t.Fatal("no enter record")
+	}
+	want := Record{Header: exit.Header, Items: exit.Enter.Items}
+	want.Kind, want.Ts, want.CPU, want.Ret, want.NItems = KindSysEnter, 12000, 0, 0, 1
+	want.Args = [6]uint64{1<<64 - 100, 0x7fff0000, 0x80000}
+	if diff := cmp.Diff(&want, &enter); diff != "" {
+		t.Errorf("enter (-want +got)\n%s", diff)
+	}
+	// a record without the block yields none, and reusing got clears it
+	if err := Decode(Encode(nil, sample()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.EnterRecord(&enter) {
+		t.Error("enter record from a record without the block")
+	}
+	// a block claiming more than the record holds is an error, not a panic
+	bad := Encode(nil, exit)
+	bad[HeaderSize+ContextSize+46] = 0xff
+	if err := Decode(bad, &got); !errors.Is(err, ErrSize) {
+		t.Errorf("oversized enter block: %v", err)
 	}
 }
