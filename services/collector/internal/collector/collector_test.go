@@ -280,4 +280,47 @@ func TestNamespaces(t *testing.T) {
 	if r.Proc.Comm != "cat" {
 		t.Errorf("comm %q", r.Proc.Comm)
 	}
+	// cat is the namespace's init: container.start_ts is its own start
+	if r.Proc.PidNSInitStartTs == 0 || r.Proc.PidNSInitStartTs != r.Proc.StartTs {
+		t.Errorf("pidns init start %d, want cat's start %d", r.Proc.PidNSInitStartTs, r.Proc.StartTs)
+	}
+}
+
+// TestPidNSInitStart: proc.pidns_init_start_ts (container.start_ts) is the
+// start of the pid namespace's init, for a process that is not the init,
+// and for host processes that of the host's pid 1.
+func TestPidNSInitStart(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	_, s := startCollector(t, Config{NoPublish: true})
+	f := filepath.Join(t.TempDir(), "pidns-child")
+	if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "unshare", "--pid", "--fork", "sh", "-c", "cat "+f+"; true")
+	r := s.wait(t, "openat by the init's child", func(r *schema.Record) bool {
+		name, _ := argStr(r, "name")
+		return r.Event.Type == schema.EventOpenat && isExit(r) && name == f && r.Proc != nil
+	})
+	if r.Proc.Vpid == 1 {
+		t.Fatalf("cat is the init (vpid 1); want sh to be")
+	}
+	if len(r.Proc.Ancestors) == 0 || r.Proc.Ancestors[0].Comm != "sh" {
+		t.Fatalf("ancestors %+v, want sh first", r.Proc.Ancestors)
+	}
+	sh := s.wait(t, "the namespace's init", func(x *schema.Record) bool {
+		return x.Proc != nil && x.Proc.Pid == r.Proc.Ancestors[0].Pid && x.Proc.Vpid == 1
+	})
+	if r.Proc.PidNSInitStartTs == 0 || r.Proc.PidNSInitStartTs != sh.Proc.StartTs {
+		t.Errorf("pidns init start %d, want sh's start %d", r.Proc.PidNSInitStartTs, sh.Proc.StartTs)
+	}
+	// the host: pid 1 started before any of the test's processes
+	pid := run(t, "cat", f)
+	h := s.wait(t, "openat on the host", func(x *schema.Record) bool {
+		return x.Event.Type == schema.EventOpenat && isExit(x) && x.Proc != nil && x.Proc.Pid == pid
+	})
+	if h.Proc.PidNSInitStartTs == 0 || h.Proc.PidNSInitStartTs > sh.Proc.StartTs {
+		t.Errorf("host pidns init start %d, want pid 1's, before %d", h.Proc.PidNSInitStartTs, sh.Proc.StartTs)
+	}
 }

@@ -32,6 +32,10 @@ type Proc struct {
 	ExePath, Cwd           string
 	Cgroup                 string    // content of /proc/<pid>/cgroup
 	NS                     [7]uint64 // pid mnt net user uts ipc cgroup
+	// PidNSDepth is the number of NSpid entries: 1 for a process in the
+	// pid namespace of this /proc, which tells its pid namespace where
+	// the ns link cannot be read (a sandbox may hide another's links).
+	PidNSDepth int
 }
 
 // Pids lists the numeric entries of the proc root.
@@ -171,6 +175,7 @@ func parseStatus(b []byte, p *Proc) {
 				n, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
 				if k == "NSpid" {
 					p.Vpid = n
+					p.PidNSDepth = len(f)
 				} else {
 					p.Vpgid = n
 				}

@@ -39,7 +39,11 @@ type Table struct {
 	users     *users.Resolver
 	clock     Clock
 	hostMntNS uint64
+	procPidNS uint64 // pid namespace of the /proc the table reads
 	memcg     map[uint64]string // memory cgroup id -> path
+	// nsInit is the start (wall ns) of each pid namespace's init, by the
+	// namespace's inode: proc.pidns_init_start_ts, container.start_ts.
+	nsInit map[uint64]int64
 	ticksToNs int64
 	bootWall  int64 // wall clock ns of boot, for /proc start times
 }
@@ -60,10 +64,11 @@ func New(c Config) *Table {
 		c.Users = users.New("", "")
 	}
 	t := &Table{procs: map[int64]*Proc{}, fs: c.Proc, users: c.Users, clock: c.Clock,
-		memcg: map[uint64]string{}, ticksToNs: 1e9 / 100}
+		memcg: map[uint64]string{}, nsInit: map[uint64]int64{}, ticksToNs: 1e9 / 100}
 	// "Host" is the collector's own mount namespace: paths it resolves are
 	// resolved there.
 	t.hostMntNS = procfs.NSInode(filepath.Join(string(c.Proc), "self/ns/mnt"))
+	t.procPidNS = procfs.NSInode(filepath.Join(string(c.Proc), "self/ns/pid"))
 	if c.Clock != nil {
 		t.bootWall = c.Clock.Wall(0)
 	}
@@ -76,8 +81,22 @@ func (t *Table) Len() int { return len(t.procs) }
 // Get returns the process pid, or nil.
 func (t *Table) Get(pid int64) *Proc { return t.procs[pid] }
 
-// Remove drops pid.
-func (t *Table) Remove(pid int64) { delete(t.procs, pid) }
+// Remove drops pid; when it was a pid namespace's init, the namespace is
+// gone too (its other processes were killed with it).
+func (t *Table) Remove(pid int64) {
+	if p := t.procs[pid]; p != nil && p.Vpid == 1 && t.nsInit[p.NS.Pid] == p.StartTs {
+		delete(t.nsInit, p.NS.Pid)
+	}
+	delete(t.procs, pid)
+}
+
+// noteInit records p's start as its pid namespace's when p is the
+// namespace's init (pid 1 in it).
+func (t *Table) noteInit(p *Proc) {
+	if p.Vpid == 1 && p.NS.Pid != 0 && p.StartTs != 0 {
+		t.nsInit[p.NS.Pid] = p.StartTs
+	}
+}
 
 // Seed scans /proc and adds every process with its fds. Errors about
 // processes that exited mid-scan are ignored; it returns how many
@@ -153,7 +172,11 @@ func (t *Table) fromProcfs(pp *procfs.Proc) *Proc {
 	sp.ContainerID, _, sp.Cgroup = containerid.FromProcCgroup(pp.Cgroup)
 	sp.NS = schema.Namespaces{Pid: pp.NS[0], Mnt: pp.NS[1], Net: pp.NS[2], User: pp.NS[3],
 		UTS: pp.NS[4], IPC: pp.NS[5], Cgroup: pp.NS[6]}
+	if sp.NS.Pid == 0 && pp.PidNSDepth == 1 {
+		sp.NS.Pid = t.procPidNS
+	}
 	t.names(p)
+	t.noteInit(p)
 	return p
 }
 
@@ -238,6 +261,7 @@ func (t *Table) refresh(p *Proc, h *record.Header) {
 	if creds {
 		t.names(p)
 	}
+	t.noteInit(p)
 }
 
 // cgroupFor sets Cgroup and ContainerID from the memory cgroup id, learnt
@@ -396,6 +420,7 @@ func (t *Table) Snapshot(p *Proc) schema.Process {
 	sp := p.Process
 	sp.Ancestors = t.Ancestors(p)
 	sp.SName = t.SName(p)
+	sp.PidNSInitStartTs = t.nsInit[sp.NS.Pid]
 	return sp
 }
 
