@@ -39,11 +39,11 @@ type Table struct {
 	users     *users.Resolver
 	clock     Clock
 	hostMntNS uint64
-	procPidNS uint64 // pid namespace of the /proc the table reads
+	procPidNS uint64            // pid namespace of the /proc the table reads
 	memcg     map[uint64]string // memory cgroup id -> path
 	// nsInit is the start (wall ns) of each pid namespace's init, by the
 	// namespace's inode: proc.pidns_init_start_ts, container.start_ts.
-	nsInit map[uint64]int64
+	nsInit    map[uint64]int64
 	ticksToNs int64
 	bootWall  int64 // wall clock ns of boot, for /proc start times
 }
