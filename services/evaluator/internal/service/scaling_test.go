@@ -46,13 +46,13 @@ const (
 )
 
 const (
-	// scalingEvents is the events per batch (~40 KB), twice the
-	// collector's default of 256: large batches keep the server's
-	// per-message cost small next to evaluation.
-	scalingEvents = 512
-	// scalingBatches is how many batches one drain pre-fills: 512k
-	// events, about a second for one replica.
-	scalingBatches = 1000
+	// scalingEvents is the events per batch: the collector's default
+	// (~150 KB a message), which the enricher forwards 1:1.
+	scalingEvents = eventsPerBatch
+	// scalingBatches is how many batches one drain pre-fills: 1.5M
+	// events, 3-5 s for one replica, long enough that the 64-message
+	// prefetches at start and end do not weigh on the figure.
+	scalingBatches = 750
 	// drainLimit bounds one drain: a deadlock guard, not a timing.
 	drainLimit = 5 * time.Minute
 	// maxScalingRounds caps the rounds of one run whatever b.N is (a
@@ -294,12 +294,12 @@ func (d drain) replicaCPUTotal() time.Duration {
 
 // BenchmarkReplicaScaling measures whether a second evaluator replica
 // doubles the throughput when evaluation is the bottleneck. Each round
-// pre-fills EVENTS_ENRICHED with batches of 512 events under the 93
-// upstream rules, about one alert in 200 events, twice, and times its
-// drain first by 1 replica, then by 2: from the moment the replicas
-// (separate processes, GOMAXPROCS=1, rules compiled and connected) are
-// told to start until the stream is empty and every alert is stored in
-// ALERTS. The server is a separate process too, with file storage as
+// pre-fills EVENTS_ENRICHED with batches of the collector's default
+// size (2048 events) under the 93 upstream rules, about one alert in
+// 200 events, twice, and times its drain first by 1 replica, then by
+// 2: from the moment the replicas (separate processes, GOMAXPROCS=1,
+// rules compiled and connected) are told to start until the stream is
+// empty and every alert is stored in ALERTS. The server is a separate process too, with file storage as
 // deployed (PEREGRINE_EVALBENCH_CPUPROFILE profiles it per drain). It
 // runs for two mixes: mix=realistic (mixBatch, what hosts mostly do) and
 // mix=heavy (heavyBatch, events the rules look at closely).
