@@ -596,17 +596,28 @@ static __always_inline void put_msghdr(struct wr *w, const void *umsg,
 	put_ubytes(w, IT_SOCKADDR, m.msg_name, m.msg_namelen, SOCKADDR_MAX);
 }
 
-static __always_inline struct wr *writer(struct wr *w, __u32 slot)
+/* writer starts a record in scratch slot; the header is zeroed unless
+ * whole says the caller writes every field of it (the syscall exit path:
+ * clearing 88 bytes first cost ~35 ns a record). */
+static __always_inline struct wr *writer_hdr(struct wr *w, __u32 slot, int whole)
 {
 	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
 
 	if (!s)
 		return NULL;
-	__builtin_memset(s->buf, 0, sizeof(struct rec_hdr));
+	if (whole)
+		((struct rec_hdr *)s->buf)->flags = 0;
+	else
+		__builtin_memset(s->buf, 0, sizeof(struct rec_hdr));
 	w->buf = s->buf;
 	w->off = sizeof(struct rec_hdr);
 	w->n = 0;
 	return w;
+}
+
+static __always_inline struct wr *writer(struct wr *w, __u32 slot)
+{
+	return writer_hdr(w, slot, 0);
 }
 
 /* put_ctx appends the context block; the writer must be fresh. */
@@ -783,7 +794,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
-	if (!writer(&w, SCRATCH_EXIT))
+	if (!writer_hdr(&w, SCRATCH_EXIT, 1))
 		return 0;
 	h = (void *)w.buf;
 	fill_hdr(h, REC_SYS_EXIT, nr);
