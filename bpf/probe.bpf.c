@@ -185,37 +185,81 @@ static __always_inline __u8 *item_at(struct wr *w)
 	return w->buf + off;
 }
 
-static __always_inline void item_done(struct wr *w, __u8 *it, __u8 type,
-				      __u8 flags, __u64 len)
+static __always_inline void item_hdr(__u8 *it, __u8 type, __u8 flags,
+				     __u64 len)
 {
 	it[0] = type;
 	it[1] = flags;
 	it[2] = len & 0xff;
 	it[3] = (len >> 8) & 0xff;
+}
+
+static __always_inline void item_done(struct wr *w, __u8 *it, __u8 type,
+				      __u8 flags, __u64 len)
+{
+	item_hdr(it, type, flags, len);
 	w->off += 4 + (__u32)len;
 	w->n++;
+}
+
+/* ustr_at reads a user string into it's data (size bytes of room, NUL
+ * included) and returns its length without the NUL; a string that filled
+ * the room gets IF_TRUNC. */
+static __always_inline long ustr_at(__u8 *it, const void *p, __u32 size,
+				    __u8 *flags)
+{
+	long r = 0;
+
+	*flags = 0;
+	if (p)
+		r = bpf_probe_read_user_str(it + 4, size, p);
+	else
+		*flags = IF_FAULT;
+	if (r < 0) {
+		*flags = IF_FAULT;
+		r = 0;
+	} else if (r > 0) {
+		r--; /* drop the NUL */
+		if (r == size - 1)
+			*flags |= IF_TRUNC;
+	}
+	return r;
+}
+
+/* ubytes_at reads min(len, max) user bytes (at most room) into it's data
+ * and writes the item header; it returns the data length. */
+static __always_inline __u64 ubytes_at(__u8 *it, __u8 type, const void *p,
+				       __u64 len, __u64 max, __u64 room)
+{
+	__u8 flags = 0;
+	__u64 l = len;
+
+	if (l > max) {
+		l = max;
+		flags |= IF_TRUNC;
+	}
+	barrier_var(l);
+	if (l > room)
+		l = room;
+	if (!p)
+		l = 0;
+	if (l && bpf_probe_read_user(it + 4, l, p) < 0) {
+		flags |= IF_FAULT;
+		l = 0;
+	}
+	item_hdr(it, type, flags, l);
+	return l;
 }
 
 static __always_inline void put_ustr(struct wr *w, __u8 type, const void *p)
 {
 	__u8 *it = item_at(w);
-	__u8 flags = 0;
-	long r = 0;
+	__u8 flags;
+	long r;
 
 	if (!it)
 		return;
-	if (p)
-		r = bpf_probe_read_user_str(it + 4, ITEM_MAX, p);
-	else
-		flags = IF_FAULT;
-	if (r < 0) {
-		flags = IF_FAULT;
-		r = 0;
-	} else if (r > 0) {
-		r--; /* drop the NUL */
-		if (r == ITEM_MAX - 1)
-			flags |= IF_TRUNC;
-	}
+	r = ustr_at(it, p, ITEM_MAX, &flags);
 	item_done(w, it, type, flags, r);
 }
 
@@ -245,25 +289,11 @@ static __always_inline void put_ubytes(struct wr *w, __u8 type, const void *p,
 				       __u64 len, __u64 max)
 {
 	__u8 *it = item_at(w);
-	__u8 flags = 0;
-	__u64 l = len;
 
 	if (!it)
 		return;
-	if (l > max) {
-		l = max;
-		flags |= IF_TRUNC;
-	}
-	barrier_var(l);
-	if (l > ITEM_MAX)
-		l = ITEM_MAX;
-	if (!p)
-		l = 0;
-	if (l && bpf_probe_read_user(it + 4, l, p) < 0) {
-		flags |= IF_FAULT;
-		l = 0;
-	}
-	item_done(w, it, type, flags, l);
+	w->off += 4 + (__u32)ubytes_at(it, type, p, len, max, ITEM_MAX);
+	w->n++;
 }
 
 static __always_inline void drop(__u32 slot)
@@ -947,25 +977,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
  * item's size, or -1 when the string may not fit. */
 static __always_inline long save_ustr(__u8 *it, const void *p)
 {
-	__u8 flags = 0;
-	long r = 0;
+	__u8 flags;
+	long r = ustr_at(it, p, ENTER_CAP - 4, &flags);
 
-	if (p)
-		r = bpf_probe_read_user_str(it + 4, ENTER_CAP - 4, p);
-	else
-		flags = IF_FAULT;
-	if (r < 0) {
-		flags = IF_FAULT;
-		r = 0;
-	} else if (r > 0) {
-		if (r == ENTER_CAP - 4)
-			return -1;
-		r--; /* drop the NUL */
-	}
-	it[0] = IT_STR;
-	it[1] = flags;
-	it[2] = r & 0xff;
-	it[3] = (r >> 8) & 0xff;
+	if (flags & IF_TRUNC)
+		return -1;
+	item_hdr(it, IT_STR, flags, r);
 	return 4 + r;
 }
 
@@ -973,27 +990,7 @@ static __always_inline long save_ustr(__u8 *it, const void *p)
 static __always_inline long save_ubytes(__u8 *it, __u8 type, const void *p,
 					__u64 len, __u64 max)
 {
-	__u8 flags = 0;
-	__u64 l = len;
-
-	if (l > max) {
-		l = max;
-		flags |= IF_TRUNC;
-	}
-	barrier_var(l);
-	if (l > SOCKADDR_MAX)
-		l = SOCKADDR_MAX;
-	if (!p)
-		l = 0;
-	if (l && bpf_probe_read_user(it + 4, l, p) < 0) {
-		flags |= IF_FAULT;
-		l = 0;
-	}
-	it[0] = type;
-	it[1] = flags;
-	it[2] = l & 0xff;
-	it[3] = (l >> 8) & 0xff;
-	return 4 + l;
+	return 4 + ubytes_at(it, type, p, len, max, SOCKADDR_MAX);
 }
 
 /* At sys_enter the probe reads what Falco's enter event carries straight
