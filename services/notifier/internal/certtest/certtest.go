@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -74,4 +75,21 @@ func Make(t testing.TB) Files {
 	c.ServerCert, c.ServerKey = leaf(2, "notifier", x509.ExtKeyUsageServerAuth, "server")
 	c.ClientCert, c.ClientKey = leaf(3, "client", x509.ExtKeyUsageClientAuth, "client")
 	return c
+}
+
+// MutualServerConfig is a server TLS config with the server certificate
+// that requires a client certificate signed by the CA.
+func (f Files) MutualServerConfig(t testing.TB) *tls.Config {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(f.ServerCert, f.ServerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(f.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
 }

@@ -39,11 +39,7 @@ func bearerHub(t *testing.T, token func() string) (*httptest.Server, chan map[st
 			_, _ = io.WriteString(w, "<Error><Code>401</Code><Detail>ExpiredToken: The token is expired.</Detail></Error>")
 			return
 		}
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("body is not JSON: %v", err)
-		}
+		m := outputtest.ReadJSON(t, r)
 		select {
 		case ch <- m:
 		default:

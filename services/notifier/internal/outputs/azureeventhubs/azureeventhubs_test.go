@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -56,11 +57,7 @@ func hub(t *testing.T, now time.Time, status int) (*httptest.Server, chan map[st
 			_, _ = io.WriteString(w, "<Error><Code>401</Code><Detail>InvalidSignature: "+reason+"</Detail></Error>")
 			return
 		}
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("body is not JSON: %v", err)
-		}
+		m := outputtest.ReadJSON(t, r)
 		select {
 		case ch <- m:
 		default:

@@ -2,7 +2,6 @@ package datadog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -47,11 +46,7 @@ func datadog(t *testing.T, status int) (*httptest.Server, chan map[string]any) {
 			_, _ = io.WriteString(w, `{"errors":["Forbidden"]}`)
 			return
 		}
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("body is not JSON: %v", err)
-		}
+		m := outputtest.ReadJSON(t, r)
 		select {
 		case ch <- m:
 		default:

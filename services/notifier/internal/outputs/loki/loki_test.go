@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,11 +47,7 @@ func loki(t *testing.T, status int, user, key string) (*httptest.Server, chan go
 			http.Error(w, "invalid credentials", http.StatusUnauthorized)
 			return
 		}
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("body is not JSON: %v", err)
-		}
+		m := outputtest.ReadJSON(t, r)
 		select {
 		case ch <- got{r.Header.Clone(), m}:
 		default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/peregrine-rt/peregrine/services/notifier/internal/outputs/outputtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -46,11 +47,7 @@ func opsgenie(t *testing.T, status int) (*httptest.Server, chan map[string]any) 
 			_, _ = io.WriteString(w, `{"message":"Could not authenticate","took":0.0,"requestId":"x"}`)
 			return
 		}
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("body is not JSON: %v", err)
-		}
+		m := outputtest.ReadJSON(t, r)
 		select {
 		case ch <- m:
 		default:

@@ -25,11 +25,7 @@ func JSONServer(t *testing.T, status int, replyType, reply string) (*httptest.Se
 	t.Helper()
 	ch := make(chan Request, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Errorf("body is not a JSON object: %v", err)
-		}
+		m := ReadJSON(t, r)
 		select {
 		case ch <- Request{Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type"), Header: r.Header.Clone(), Body: m}:
 		default:
@@ -42,4 +38,15 @@ func JSONServer(t *testing.T, status int, replyType, reply string) (*httptest.Se
 	}))
 	t.Cleanup(srv.Close)
 	return srv, ch
+}
+
+// ReadJSON reads r's body as a JSON object; one that is not fails t.
+func ReadJSON(t testing.TB, r *http.Request) map[string]any {
+	t.Helper()
+	b, _ := io.ReadAll(r.Body)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Errorf("body is not a JSON object: %v", err)
+	}
+	return m
 }

@@ -2,8 +2,6 @@ package outputtest
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -76,17 +74,7 @@ func TLSKeys(t *testing.T, key string, status int, body string, build func(t *te
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
 	}))
-	serverCert, err := tls.LoadX509KeyPair(certs.ServerCert, certs.ServerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(certs.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	mtls.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	mtls.TLS = certs.MutualServerConfig(t)
 	mtls.StartTLS()
 	t.Cleanup(mtls.Close)
 	global := "mutualtlsclient:\n  certfile: " + certs.ClientCert + "\n  keyfile: " + certs.ClientKey + "\n  cacertfile: " + certs.CA + "\n"

@@ -2,13 +2,10 @@ package webhook
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -82,17 +79,7 @@ func TestMutualTLS(t *testing.T) {
 	certs := certtest.Make(t)
 	got := make(chan request, 1)
 	srv := httptest.NewUnstartedServer(capture(got))
-	serverCert, err := tls.LoadX509KeyPair(certs.ServerCert, certs.ServerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(certs.CA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	srv.TLS = certs.MutualServerConfig(t)
 	srv.StartTLS()
 	defer srv.Close()
 
@@ -107,7 +94,7 @@ func TestMutualTLS(t *testing.T) {
 	}
 	// Without a client certificate the server refuses the handshake.
 	doc = "webhook:\n  address: " + srv.URL + "/hook\n  cacertfile: " + certs.CA + "\n"
-	err = newWebhook(t, doc).Send(context.Background(), output.Delivery{Alert: alert(), ID: "m-2"})
+	err := newWebhook(t, doc).Send(context.Background(), output.Delivery{Alert: alert(), ID: "m-2"})
 	if err == nil || output.IsPermanent(err) {
 		t.Errorf("Send without client certificate = %v, want a retryable error", err)
 	}
