@@ -4,19 +4,25 @@
  *
  * Attaches BTF raw tracepoints only (fentry, kprobes and LSM are not
  * available on every target kernel): sys_enter/sys_exit for syscalls and
- * sched_process_{exec,fork,exit} for process state. Records are built in a
- * per-CPU scratch buffer and copied to one ring buffer with
- * bpf_ringbuf_output, so a record takes only the bytes really read. Wakeups
- * are batched: a producer forces a wakeup only when more than wakeup_bytes
- * are pending; the reader polls on a short deadline for the rest.
+ * sched_process_{exec,fork,exit} for process state, sched_switch to flush.
+ * Records are written back to back into their CPU's batch buffer, which
+ * goes to one ring buffer with one bpf_ringbuf_output when it holds
+ * BATCH_FLUSH bytes, when its oldest record is BATCH_NS old, when the CPU
+ * switches tasks and after every sched_process_* record. A ring write
+ * (reserve lock, positions the reader writes from another CPU, commit)
+ * cost ~70 ns a record here, a third of an open's exit record; per batch
+ * it is paid once for ~150 records. Wakeups are batched too: a flush
+ * forces a wakeup only when more than wakeup_bytes are pending; the reader
+ * polls on a short deadline for the rest.
  *
- * The costs per record on a VM are the ring itself (each reservation and
- * query touches positions the reader writes from another CPU, so they
- * miss in the cache) and the pointer chases of the process context. So
- * the context goes out only when it may have changed (see rec_ctx in
- * record.h; a per-task key of the objects it is read from, in task
- * storage), and the pending-data query runs once per wakeup_check bytes
- * a CPU produced rather than per record.
+ * Order: records of one CPU keep their order. A thread's records never
+ * overtake each other, as a thread leaves a CPU only through sched_switch,
+ * which flushes it; a fork is flushed before the child can run. Records of
+ * different CPUs interleave by batch, as Falco's per-CPU buffers do.
+ *
+ * The other cost is the pointer chases of the process context, so the
+ * context goes out only when it may have changed (see rec_ctx in record.h;
+ * a per-task key of the objects it is read from, in task storage).
  *
  * Syscall arguments are taken from pt_regs at sys_exit (x86_64 keeps them
  * there), and user memory is read at exit too: the pages of a path are
@@ -42,23 +48,23 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define INT_ENTER 2
 
 /* drops map slots */
-#define DROP_RINGBUF 0
+#define DROP_RINGBUF 0 /* records lost with a batch the ring had no room for */
 #define DROP_COMPAT 1 /* 32-bit syscalls, not decoded (other numbering) */
 #define DROP_MAX 2
 
 #define TS_COMPAT_ 0x0002 /* x86 thread_info.status: in a 32-bit syscall */
 
-/* Scratch layout: items start below OFF_LIM and hold at most ITEM_MAX
+/* Record layout: items start below OFF_LIM and hold at most ITEM_MAX
  * bytes, so every write stays below OFF_LIM + 4 + ITEM_MAX. */
 #define ITEM_MAX 4096
 #define OFF_LIM 16384
-#define SCRATCH_SZ (OFF_LIM + 4 + ITEM_MAX + 4)
-#define SCRATCH_EXIT 0
-#define SCRATCH_ENTER 1
-#define SCRATCH_EXEC 2
-#define SCRATCH_FORK 3
-#define SCRATCH_PEXIT 4
-#define SCRATCH_SLOTS 5
+#define REC_ROOM (OFF_LIM + 4 + ITEM_MAX + 4)
+
+/* A batch starts its next record below BATCH_FLUSH (a power of two: the
+ * offset is masked for the verifier), so it needs BATCH_FLUSH + REC_ROOM. */
+#define BATCH_FLUSH (16 << 10)
+#define BATCH_NS (2 * 1000 * 1000)
+#define BATCH_SZ (BATCH_FLUSH + REC_ROOM)
 
 #define DATA_MAX 80 /* snaplen of send/recv data, as Falco's default */
 #define SOCKADDR_MAX 128
@@ -88,13 +94,14 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-/* Bytes a CPU wrote since it last asked how much is pending. */
+/* Bumped whenever a batch is lost: the contexts it carried never reached
+ * user space, so every task sends its context again (see task_key). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
-} produced SEC(".maps");
+} lost_epoch SEC(".maps");
 
 /* What a task's last sent context was read from: when all of it is
  * unchanged, so is the context. A zero key never matches a live task.
@@ -115,6 +122,7 @@ struct task_key {
 	__u64 tty;
 	__u64 comm[2];
 	__u64 loginuid;
+	__u64 epoch; /* lost_epoch when sent */
 };
 
 struct {
@@ -143,20 +151,27 @@ struct {
 	__type(value, struct enter_save);
 } pending_enter SEC(".maps");
 
-struct scratch {
-	__u8 buf[SCRATCH_SZ];
+/* One per CPU, indexed by CPU number: a per-CPU array's values are
+ * limited to 32 KiB. Only the CPU's own programs touch it, and they never
+ * run concurrently (syscall and sched tracepoints run with preemption off,
+ * never in interrupts). len is the bytes of the records so far (each
+ * padded to 8), n their number, first_ts the time of the first. */
+struct batch {
+	__u32 len;
+	__u32 n;
+	__u64 first_ts;
+	__u8 buf[BATCH_SZ];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SCRATCH_SLOTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set to the number of possible CPUs at load */
 	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
+	__type(value, struct batch);
+} batches SEC(".maps");
 
 /* Set from user space before load. */
 const volatile __u64 wakeup_bytes = 256 << 10;
-const volatile __u64 wakeup_check = 32 << 10;
 const volatile __u32 self_tgid = 0;
 /* Kernels before 6.15 (or so) refuse bpf_rdonly_cast to btf id 0:
  * user space loads again with 0 here, and the verifier prunes the branch. */
@@ -167,9 +182,10 @@ struct kernfs_node___old {
 	struct kernfs_node *parent;
 } __attribute__((preserve_access_index));
 
-/* writer over a scratch buffer */
+/* writer of one record at the end of a batch */
 struct wr {
-	__u8 *buf;
+	struct batch *b;
+	__u8 *buf; /* the record's first byte */
 	__u32 off;
 	__u32 n;
 };
@@ -296,44 +312,73 @@ static __always_inline void put_ubytes(struct wr *w, __u8 type, const void *p,
 	w->n++;
 }
 
-static __always_inline void drop(__u32 slot)
+static __always_inline void drop(__u32 slot, __u64 n)
 {
 	__u64 *d = bpf_map_lookup_elem(&drops, &slot);
 
 	if (d)
-		*d += 1;
+		*d += n;
 }
 
-/* emit writes the record to the ring; it returns 0 when it did. */
+static __always_inline __u64 epoch_now(void)
+{
+	__u32 zero = 0;
+	__u64 *e = bpf_map_lookup_elem(&lost_epoch, &zero);
+
+	return e ? *e : 0;
+}
+
+/* flush writes the CPU's batch to the ring as one sample. */
+static __always_inline void flush(struct batch *b)
+{
+	__u64 len = b->len;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 zero = 0;
+	__u64 *e;
+
+	if (!len)
+		return;
+	barrier_var(len);
+	if (len > BATCH_SZ)
+		len = BATCH_SZ;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + len >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, b->buf, len, flags)) {
+		drop(DROP_RINGBUF, b->n);
+		e = bpf_map_lookup_elem(&lost_epoch, &zero);
+		if (e)
+			__sync_fetch_and_add(e, 1);
+	}
+	b->len = 0;
+	b->n = 0;
+}
+
+/* flush_cpu flushes the current CPU's batch. */
+static __always_inline void flush_cpu(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct batch *b = bpf_map_lookup_elem(&batches, &cpu);
+
+	if (b)
+		flush(b);
+}
+
+/* emit adds the record to its batch, flushing the batch when it is full
+ * or old enough. It returns 0 (a lost batch is handled in flush). */
 static __always_inline long emit(struct wr *w)
 {
 	struct rec_hdr *h = (void *)w->buf;
-	__u64 len = w->off;
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	__u32 zero = 0;
-	__u64 *pb;
-	long err;
+	struct batch *b = w->b;
 
 	h->size = w->off;
 	h->nitems = w->n;
-	/* The query reads positions the reader keeps writing: a cache miss
-	 * per record if asked every time. */
-	pb = bpf_map_lookup_elem(&produced, &zero);
-	if (pb) {
-		*pb += len;
-		if (*pb >= wakeup_check) {
-			*pb = 0;
-			if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
-				flags = BPF_RB_FORCE_WAKEUP;
-		}
-	}
-	barrier_var(len);
-	if (len > SCRATCH_SZ)
-		len = SCRATCH_SZ;
-	err = bpf_ringbuf_output(&events, w->buf, len, flags);
-	if (err)
-		drop(DROP_RINGBUF);
-	return err;
+	if (!b->n)
+		b->first_ts = h->ts;
+	b->len += (w->off + 7) & ~7u;
+	b->n++;
+	if (b->len >= BATCH_FLUSH || h->ts - b->first_ts >= BATCH_NS)
+		flush(b);
+	return 0;
 }
 
 /* The number of p in the pid namespace at lvl, with that namespace. Direct
@@ -626,28 +671,35 @@ static __always_inline void put_msghdr(struct wr *w, const void *umsg,
 	put_ubytes(w, IT_SOCKADDR, m.msg_name, m.msg_namelen, SOCKADDR_MAX);
 }
 
-/* writer starts a record in scratch slot; the header is zeroed unless
- * whole says the caller writes every field of it (the syscall exit path:
- * clearing 88 bytes first cost ~35 ns a record). */
-static __always_inline struct wr *writer_hdr(struct wr *w, __u32 slot, int whole)
+/* writer_hdr starts a record at the end of the CPU's batch; the header
+ * is zeroed unless whole says the caller writes every field of it (the
+ * syscall exit path: clearing 88 bytes first cost ~35 ns a record). A
+ * record not emitted is overwritten by the next one. */
+static __always_inline struct wr *writer_hdr(struct wr *w, int whole)
 {
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct batch *b = bpf_map_lookup_elem(&batches, &cpu);
+	__u32 off;
 
-	if (!s)
+	if (!b)
 		return NULL;
+	off = b->len; /* below BATCH_FLUSH: emit flushes at it */
+	barrier_var(off);
+	off &= BATCH_FLUSH - 1;
+	w->b = b;
+	w->buf = b->buf + off;
 	if (whole)
-		((struct rec_hdr *)s->buf)->flags = 0;
+		((struct rec_hdr *)w->buf)->flags = 0;
 	else
-		__builtin_memset(s->buf, 0, sizeof(struct rec_hdr));
-	w->buf = s->buf;
+		__builtin_memset(w->buf, 0, sizeof(struct rec_hdr));
 	w->off = sizeof(struct rec_hdr);
 	w->n = 0;
 	return w;
 }
 
-static __always_inline struct wr *writer(struct wr *w, __u32 slot)
+static __always_inline struct wr *writer(struct wr *w)
 {
-	return writer_hdr(w, slot, 0);
+	return writer_hdr(w, 0);
 }
 
 /* put_ctx appends the context block; the writer must be fresh. */
@@ -679,6 +731,7 @@ static __always_inline void key_of(struct task_key *k, struct task_struct *t)
 	k->comm[0] = *(__u64 *)&t->comm[0];
 	k->comm[1] = *(__u64 *)&t->comm[8];
 	k->loginuid = t->loginuid.val;
+	k->epoch = epoch_now();
 }
 
 /* ctx_begin adds the context block unless t's last sent context is still
@@ -704,7 +757,7 @@ static __always_inline struct task_key *ctx_begin(struct wr *w,
 	    s->thread_pid == k->thread_pid && s->sid == k->sid &&
 	    s->pgid == k->pgid && s->tty == k->tty &&
 	    s->comm[0] == k->comm[0] && s->comm[1] == k->comm[1] &&
-	    s->loginuid == k->loginuid)
+	    s->loginuid == k->loginuid && s->epoch == k->epoch)
 		return NULL;
 	put_ctx(w, t);
 	return s;
@@ -719,14 +772,15 @@ static __always_inline void ctx_forget(struct task_struct *t)
 		s->cred = 0;
 }
 
-static __always_inline int interested(__u32 nr, __u32 bit)
+/* interest_of is nr's interest bits (INT_EXIT, INT_ENTER). */
+static __always_inline __u32 interest_of(__u32 nr)
 {
 	__u32 *f;
 
 	if (nr >= SYS_MAX)
 		return 0;
 	f = bpf_map_lookup_elem(&interest, &nr);
-	return f && (*f & bit);
+	return f ? *f : 0;
 }
 
 /* Enter events exist for the calls Falco also reports on entry (open
@@ -762,7 +816,7 @@ static __always_inline void emit_enter(struct task_struct *t, __u32 nr,
 	struct rec_hdr *h;
 	struct wr w;
 
-	if (!writer(&w, SCRATCH_ENTER))
+	if (!writer(&w))
 		return;
 	h = (void *)w.buf;
 	fill_hdr(h, REC_SYS_ENTER, nr);
@@ -817,14 +871,14 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	t = bpf_get_current_task_btf();
 	if (t->thread_info.status & TS_COMPAT_) {
 		/* ia32 numbers mean other syscalls: count, never misdecode */
-		drop(DROP_COMPAT);
+		drop(DROP_COMPAT, 1);
 		return 0;
 	}
-	if (!interested(nr, INT_EXIT))
+	if (!(interest_of(nr) & INT_EXIT))
 		return 0;
-	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+	if (t->tgid == self_tgid) /* a direct load, cheaper than the helper */
 		return 0;
-	if (!writer_hdr(&w, SCRATCH_EXIT, 1))
+	if (!writer_hdr(&w, 1))
 		return 0;
 	h = (void *)w.buf;
 	fill_hdr(h, REC_SYS_EXIT, nr);
@@ -1006,13 +1060,14 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	long n = 0, n2 = 0;
 	__u16 nitems = 1;
 	__u32 nr = (__u32)id;
+	__u32 in = interest_of(nr);
 
-	if (!interested(nr, INT_ENTER))
+	if (!(in & INT_ENTER))
 		return 0;
 	t = bpf_get_current_task_btf();
 	if (t->thread_info.status & TS_COMPAT_)
 		return 0; /* counted at sys_exit */
-	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
+	if (t->tgid == self_tgid)
 		return 0;
 	a[0] = regs->di;
 	a[1] = regs->si;
@@ -1020,7 +1075,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	a[3] = regs->r10;
 	s = bpf_task_storage_get(&pending_enter, t, NULL,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!s || !interested(nr, INT_EXIT)) {
+	if (!s || !(in & INT_EXIT)) {
 		emit_enter(t, nr, a);
 		return 0;
 	}
@@ -1108,7 +1163,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid,
 
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
-	if (!writer(&w, SCRATCH_EXEC))
+	if (!writer(&w))
 		return 0;
 	h = (void *)w.buf;
 	fill_hdr(h, REC_EXEC, 0);
@@ -1165,6 +1220,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid,
 		kn = parent;
 	}
 	emit(&w);
+	flush_cpu();
 	return 0;
 }
 
@@ -1180,7 +1236,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 		return 0; /* a thread: the process table tracks processes */
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
-	if (!writer(&w, SCRATCH_FORK))
+	if (!writer(&w))
 		return 0;
 	h = (void *)w.buf;
 	fill_hdr(h, REC_FORK, 0);
@@ -1203,6 +1259,8 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 		item_done(&w, it, IT_FORK, 0, sizeof(*fk));
 	}
 	emit(&w);
+	/* before the child can run, maybe on another CPU */
+	flush_cpu();
 	return 0;
 }
 
@@ -1220,14 +1278,15 @@ int BPF_PROG(sched_exit, struct task_struct *p, bool group_dead)
 		/* a thread user space knows a context of: let it forget it */
 		if (!bpf_task_storage_get(&sent_ctx, p, NULL, 0))
 			return 0;
-		if (!writer(&w, SCRATCH_PEXIT))
+		if (!writer(&w))
 			return 0;
 		h = (void *)w.buf;
 		fill_hdr(h, REC_THREAD_EXIT, 0);
 		emit(&w);
+		flush_cpu();
 		return 0;
 	}
-	if (!writer(&w, SCRATCH_PEXIT))
+	if (!writer(&w))
 		return 0;
 	h = (void *)w.buf;
 	fill_hdr(h, REC_EXIT, 0);
@@ -1242,5 +1301,17 @@ int BPF_PROG(sched_exit, struct task_struct *p, bool group_dead)
 		item_done(&w, it, IT_EXIT, 0, sizeof(*ex));
 	}
 	emit(&w);
+	flush_cpu();
+	return 0;
+}
+
+/* A thread leaves the CPU only through here: flushing keeps its records
+ * ahead of those it writes on its next CPU, and sends what an idle CPU
+ * holds. */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	flush_cpu();
 	return 0;
 }

@@ -4,6 +4,9 @@
  * decoder (services/collector/internal/record) mirrors this layout byte for
  * byte; change both together and bump REC_VERSION.
  *
+ * A ring buffer sample is a batch of one CPU's records, back to back, each
+ * padded to 8 bytes (hdr.size is the unpadded size).
+ *
  * A record is a fixed rec_hdr, a rec_ctx when hdr.flags has RF_CTX, a
  * rec_enter block when hdr.flags has RF_ENTER, then hdr.nitems items. Each item is
  * { u8 type; u8 flags; u16 len; u8 data[len]; } with no padding, so the
@@ -13,7 +16,7 @@
 #ifndef PEREGRINE_RECORD_H
 #define PEREGRINE_RECORD_H
 
-#define REC_VERSION 3
+#define REC_VERSION 4
 
 enum rec_kind {
 	REC_SYS_EXIT = 1,  /* syscall exit: nr, ret, args */

@@ -165,12 +165,25 @@ func startRaw(b *testing.B, o probe.Options) *rawReader {
 			if err != nil {
 				return
 			}
-			if record.Decode(raw.RawSample, &rec) == nil {
-				r.events.Add(eventsIn(&rec))
-			}
+			forEachRecord(raw.RawSample, &rec, func(rec *record.Record) { r.events.Add(eventsIn(rec)) })
 		}
 	}()
 	return r
+}
+
+// forEachRecord decodes each record of a ring sample into rec and calls
+// fn with it, skipping what does not decode.
+func forEachRecord(sample []byte, rec *record.Record, fn func(*record.Record)) {
+	for len(sample) > 0 {
+		b, rest, err := record.Next(sample)
+		if err != nil {
+			return
+		}
+		sample = rest
+		if record.Decode(b, rec) == nil {
+			fn(rec)
+		}
+	}
 }
 
 // eventsIn is the number of events a record makes: its own and the
@@ -345,9 +358,7 @@ func BenchmarkDelivery(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if record.Decode(raw.RawSample, &rec) == nil {
-					n += int(eventsIn(&rec))
-				}
+				forEachRecord(raw.RawSample, &rec, func(rec *record.Record) { n += int(eventsIn(rec)) })
 			}
 			// the final deadline wait is not drain time
 			wall := time.Since(t0) - 10*time.Millisecond

@@ -322,7 +322,6 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 		lastFlsh = time.Now()
 		lastDrop = time.Now()
 		lastSwp  = time.Now()
-		n        uint64
 		prevK    uint64
 		prevU    uint64
 		prevEv   uint64
@@ -398,10 +397,19 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 				return err
 			}
 		} else {
-			c.records.Add(1)
-			if derr := record.Decode(raw.RawSample, &rec); derr != nil {
-				c.decodeErrs.Add(1)
-			} else {
+			// a sample is a batch of one CPU's records
+			for s := raw.RawSample; len(s) > 0; {
+				b, rest, serr := record.Next(s)
+				if serr != nil {
+					c.decodeErrs.Add(1) // the rest of the sample is lost with it
+					break
+				}
+				s = rest
+				c.records.Add(1)
+				if derr := record.Decode(b, &rec); derr != nil {
+					c.decodeErrs.Add(1)
+					continue
+				}
 				// before anything else: a record may carry the context
 				// of the thread's later ones
 				if !ctxs.Complete(&rec) {
@@ -411,10 +419,6 @@ func (c *Collector) readLoop(ctx context.Context, p *probe.Probe, tab *state.Tab
 					add(&enter)
 				}
 				add(&rec)
-			}
-			n++
-			if n%64 != 0 {
-				continue
 			}
 		}
 		now := time.Now()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf/ringbuf"
 
+	"github.com/peregrine-rt/peregrine/services/collector/internal/record"
 	"github.com/peregrine-rt/peregrine/services/collector/internal/sysno"
 )
 
@@ -75,9 +76,15 @@ func TestCompatSyscallsCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 		// header: kind u16, nr u16, size u32, ts, ret, args[6], cpu, pid
-		b := rec.RawSample
-		if len(b) >= 80 && binary.LittleEndian.Uint32(b[76:]) == pid && binary.LittleEndian.Uint16(b[2:]) == sysno.Close {
-			t.Fatalf("the ia32 read was reported as close")
+		for s := rec.RawSample; len(s) > 0; {
+			b, rest, err := record.Next(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = rest
+			if len(b) >= 80 && binary.LittleEndian.Uint32(b[76:]) == pid && binary.LittleEndian.Uint16(b[2:]) == sysno.Close {
+				t.Fatalf("the ia32 read was reported as close")
+			}
 		}
 	}
 }

@@ -42,8 +42,7 @@ type Options struct {
 	RingSize int
 	// WakeupBytes: producers force a wakeup only when more than this is
 	// pending; the reader must poll on a deadline for the rest. A CPU
-	// checks after each WakeupBytes/8 it wrote, so up to that much more
-	// per CPU may be pending before the wakeup.
+	// checks each time it flushes its batch of records (about 16 KiB).
 	WakeupBytes int
 	// Exit and Enter are the syscall numbers that produce exit and enter
 	// records.
@@ -103,14 +102,13 @@ func Load(o Options) (*Probe, error) {
 		o.WakeupBytes = DefaultWakeupBytes
 	}
 	spec.Maps["events"].MaxEntries = uint32(o.RingSize)
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("possible CPUs: %w", err)
+	}
+	spec.Maps["batches"].MaxEntries = uint32(cpus) // one record batch per CPU
 	if err := spec.Variables["wakeup_bytes"].Set(uint64(o.WakeupBytes)); err != nil {
 		return nil, fmt.Errorf("variable wakeup_bytes: %w", err)
-	}
-	// The pending-data query misses in the cache (the reader writes the
-	// positions), so a CPU asks only after every eighth of the threshold
-	// it produced: wakeups come at most that much later.
-	if err := spec.Variables["wakeup_check"].Set(uint64(o.WakeupBytes / 8)); err != nil {
-		return nil, fmt.Errorf("variable wakeup_check: %w", err)
 	}
 	if err := spec.Variables["self_tgid"].Set(o.IgnorePID); err != nil {
 		return nil, fmt.Errorf("variable self_tgid: %w", err)
@@ -147,6 +145,7 @@ func Load(o Options) (*Probe, error) {
 		{"sched_process_fork", p.objs.SchedFork},
 		{"sched_process_exec", p.objs.SchedExec},
 		{"sched_process_exit", p.objs.SchedExit},
+		{"sched_switch", p.objs.SchedSwitch},
 		{"sys_exit", p.objs.SysExit},
 		{"sys_enter", p.objs.SysEnter},
 	} {
@@ -209,8 +208,9 @@ func (p *Probe) setInterest(exit, enter []uint32) error {
 // RingSize is the ring buffer size in bytes.
 func (p *Probe) RingSize() int { return p.ringSize }
 
-// ReadInto reads the next record into rec, blocking until deadline. It
-// returns records pending at the deadline first, then an error wrapping
+// ReadInto reads the next ring sample into rec, blocking until deadline:
+// a batch of one CPU's records, which record.Next splits. It returns
+// samples pending at the deadline first, then an error wrapping
 // [os.ErrDeadlineExceeded]; after Close it returns an error wrapping
 // [os.ErrClosed]. Only one goroutine may call it.
 func (p *Probe) ReadInto(rec *ringbuf.Record, deadline time.Time) error {
@@ -263,7 +263,7 @@ func (p *Probe) ProgramStats() (map[string]*ebpf.ProgramStats, error) {
 	out := map[string]*ebpf.ProgramStats{}
 	for name, prog := range map[string]*ebpf.Program{
 		"sys_enter": p.objs.SysEnter, "sys_exit": p.objs.SysExit, "sched_exec": p.objs.SchedExec,
-		"sched_fork": p.objs.SchedFork, "sched_exit": p.objs.SchedExit,
+		"sched_fork": p.objs.SchedFork, "sched_exit": p.objs.SchedExit, "sched_switch": p.objs.SchedSwitch,
 	} {
 		st, err := prog.Stats()
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf/ringbuf"
 
+	"github.com/peregrine-rt/peregrine/services/collector/internal/record"
 	"github.com/peregrine-rt/peregrine/services/collector/internal/sysno"
 )
 
@@ -73,7 +74,6 @@ func TestFDHelperFallback(t *testing.T) {
 func hasFileItem(t *testing.T, p *Probe, fd int64) bool {
 	t.Helper()
 	var rec ringbuf.Record
-	const hdr, ctx = 88, 192
 	// bounded: other processes' opens may keep the ring busy
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
 		err := p.ReadInto(&rec, time.Now().Add(100*time.Millisecond))
@@ -83,23 +83,36 @@ func hasFileItem(t *testing.T, p *Probe, fd int64) bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := rec.RawSample
-		le := binary.LittleEndian
-		if len(b) < hdr || le.Uint16(b[2:]) != sysno.Openat || le.Uint32(b[76:]) != uint32(os.Getpid()) || int64(le.Uint64(b[16:])) != fd {
-			continue
-		}
-		off := hdr
-		if le.Uint16(b[86:])&1 != 0 {
-			off += ctx
-		}
-		// path item, then the file item
-		if len(b) < off+4 {
-			continue
-		}
-		off += 4 + int(le.Uint16(b[off+2:]))
-		if len(b) >= off+4 && b[off] == 4 {
-			return true
+		for s := rec.RawSample; len(s) > 0; {
+			b, rest, err := record.Next(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = rest
+			if fileItemAfterPath(b, fd) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// fileItemAfterPath reports whether raw record b is an openat exit of this
+// process that returned fd and has a file item (type 4) after its path.
+func fileItemAfterPath(b []byte, fd int64) bool {
+	const hdr, ctx = 88, 192
+	le := binary.LittleEndian
+	if len(b) < hdr || le.Uint16(b[2:]) != sysno.Openat || le.Uint32(b[76:]) != uint32(os.Getpid()) || int64(le.Uint64(b[16:])) != fd {
+		return false
+	}
+	off := hdr
+	if le.Uint16(b[86:])&1 != 0 {
+		off += ctx
+	}
+	// path item, then the file item
+	if len(b) < off+4 {
+		return false
+	}
+	off += 4 + int(le.Uint16(b[off+2:]))
+	return len(b) >= off+4 && b[off] == 4
 }

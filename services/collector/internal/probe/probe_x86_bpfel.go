@@ -13,6 +13,14 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type probeBatch struct {
+	_       structs.HostLayout
+	Len     uint32
+	N       uint32
+	FirstTs uint64
+	Buf     [36872]uint8
+}
+
 type probeEnterSave struct {
 	_   structs.HostLayout
 	Nr  uint32
@@ -26,11 +34,6 @@ type probeEnterSave struct {
 		Size   uint16
 	}
 	Items [544]uint8
-}
-
-type probeScratch struct {
-	_   structs.HostLayout
-	Buf [20488]uint8
 }
 
 type probeTaskKey struct {
@@ -48,28 +51,29 @@ type probeTaskKey struct {
 	Tty       uint64
 	Comm      [2]uint64
 	Loginuid  uint64
+	Epoch     uint64
 }
 
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	probeMapBatches      = "batches"
 	probeMapDrops        = "drops"
 	probeMapEvents       = "events"
 	probeMapInterest     = "interest"
+	probeMapLostEpoch    = "lost_epoch"
 	probeMapPendingEnter = "pending_enter"
-	probeMapProduced     = "produced"
-	probeMapScratch      = "scratch"
 	probeMapSentCtx      = "sent_ctx"
 	probeProgSchedExec   = "sched_exec"
 	probeProgSchedExit   = "sched_exit"
 	probeProgSchedFork   = "sched_fork"
+	probeProgSchedSwitch = "sched_switch"
 	probeProgSysEnter    = "sys_enter"
 	probeProgSysExit     = "sys_exit"
 	probeVarFdArrayCast  = "fd_array_cast"
 	probeVarSelfTgid     = "self_tgid"
 	probeVarWakeupBytes  = "wakeup_bytes"
-	probeVarWakeupCheck  = "wakeup_check"
 )
 
 // loadProbe returns the embedded CollectionSpec for probe.
@@ -114,23 +118,24 @@ type probeSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeProgramSpecs struct {
-	SchedExec *ebpf.ProgramSpec `ebpf:"sched_exec"`
-	SchedExit *ebpf.ProgramSpec `ebpf:"sched_exit"`
-	SchedFork *ebpf.ProgramSpec `ebpf:"sched_fork"`
-	SysEnter  *ebpf.ProgramSpec `ebpf:"sys_enter"`
-	SysExit   *ebpf.ProgramSpec `ebpf:"sys_exit"`
+	SchedExec   *ebpf.ProgramSpec `ebpf:"sched_exec"`
+	SchedExit   *ebpf.ProgramSpec `ebpf:"sched_exit"`
+	SchedFork   *ebpf.ProgramSpec `ebpf:"sched_fork"`
+	SchedSwitch *ebpf.ProgramSpec `ebpf:"sched_switch"`
+	SysEnter    *ebpf.ProgramSpec `ebpf:"sys_enter"`
+	SysExit     *ebpf.ProgramSpec `ebpf:"sys_exit"`
 }
 
 // probeMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type probeMapSpecs struct {
+	Batches      *ebpf.MapSpec `ebpf:"batches"`
 	Drops        *ebpf.MapSpec `ebpf:"drops"`
 	Events       *ebpf.MapSpec `ebpf:"events"`
 	Interest     *ebpf.MapSpec `ebpf:"interest"`
+	LostEpoch    *ebpf.MapSpec `ebpf:"lost_epoch"`
 	PendingEnter *ebpf.MapSpec `ebpf:"pending_enter"`
-	Produced     *ebpf.MapSpec `ebpf:"produced"`
-	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
 	SentCtx      *ebpf.MapSpec `ebpf:"sent_ctx"`
 }
 
@@ -141,7 +146,6 @@ type probeVariableSpecs struct {
 	FdArrayCast *ebpf.VariableSpec `ebpf:"fd_array_cast"`
 	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
 	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
-	WakeupCheck *ebpf.VariableSpec `ebpf:"wakeup_check"`
 }
 
 // probeObjects contains all objects after they have been loaded into the kernel.
@@ -164,23 +168,23 @@ func (o *probeObjects) Close() error {
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probeMaps struct {
+	Batches      *ebpf.Map `ebpf:"batches"`
 	Drops        *ebpf.Map `ebpf:"drops"`
 	Events       *ebpf.Map `ebpf:"events"`
 	Interest     *ebpf.Map `ebpf:"interest"`
+	LostEpoch    *ebpf.Map `ebpf:"lost_epoch"`
 	PendingEnter *ebpf.Map `ebpf:"pending_enter"`
-	Produced     *ebpf.Map `ebpf:"produced"`
-	Scratch      *ebpf.Map `ebpf:"scratch"`
 	SentCtx      *ebpf.Map `ebpf:"sent_ctx"`
 }
 
 func (m *probeMaps) Close() error {
 	return _ProbeClose(
+		m.Batches,
 		m.Drops,
 		m.Events,
 		m.Interest,
+		m.LostEpoch,
 		m.PendingEnter,
-		m.Produced,
-		m.Scratch,
 		m.SentCtx,
 	)
 }
@@ -192,18 +196,18 @@ type probeVariables struct {
 	FdArrayCast *ebpf.Variable `ebpf:"fd_array_cast"`
 	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
 	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
-	WakeupCheck *ebpf.Variable `ebpf:"wakeup_check"`
 }
 
 // probePrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type probePrograms struct {
-	SchedExec *ebpf.Program `ebpf:"sched_exec"`
-	SchedExit *ebpf.Program `ebpf:"sched_exit"`
-	SchedFork *ebpf.Program `ebpf:"sched_fork"`
-	SysEnter  *ebpf.Program `ebpf:"sys_enter"`
-	SysExit   *ebpf.Program `ebpf:"sys_exit"`
+	SchedExec   *ebpf.Program `ebpf:"sched_exec"`
+	SchedExit   *ebpf.Program `ebpf:"sched_exit"`
+	SchedFork   *ebpf.Program `ebpf:"sched_fork"`
+	SchedSwitch *ebpf.Program `ebpf:"sched_switch"`
+	SysEnter    *ebpf.Program `ebpf:"sys_enter"`
+	SysExit     *ebpf.Program `ebpf:"sys_exit"`
 }
 
 func (p *probePrograms) Close() error {
@@ -211,6 +215,7 @@ func (p *probePrograms) Close() error {
 		p.SchedExec,
 		p.SchedExit,
 		p.SchedFork,
+		p.SchedSwitch,
 		p.SysEnter,
 		p.SysExit,
 	)

@@ -190,6 +190,23 @@ func (r *Record) EnterRecord(dst *Record) bool {
 	return true
 }
 
+// Next splits the first record off sample, a ring buffer sample: the
+// probe writes a CPU's records back to back, each padded to 8 bytes. It
+// returns the record's bytes (for [Decode]) and the rest of the sample,
+// empty after the last record. A header whose size does not fit the
+// sample is an error wrapping [ErrShort] or [ErrSize]: nothing after it
+// can be found.
+func Next(sample []byte) (rec, rest []byte, err error) {
+	if len(sample) < HeaderSize {
+		return nil, nil, fmt.Errorf("%d bytes: %w", len(sample), ErrShort)
+	}
+	size := int(binary.LittleEndian.Uint32(sample[4:]))
+	if size < HeaderSize || size > len(sample) {
+		return nil, nil, fmt.Errorf("header says %d bytes, have %d: %w", size, len(sample), ErrSize)
+	}
+	return sample[:size], sample[min((size+7)&^7, len(sample)):], nil
+}
+
 // Decode parses b into r, reusing r.Items. Item data alias b, so b must
 // not be reused while r is in use. A record without a context block
 // leaves the context fields of r as they were and sets Partial (see

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"testing"
@@ -205,5 +206,41 @@ func TestEnterBlock(t *testing.T) {
 	bad[HeaderSize+ContextSize+46] = 0xff
 	if err := Decode(bad, &got); !errors.Is(err, ErrSize) {
 		t.Errorf("oversized enter block: %v", err)
+	}
+}
+
+// TestNext splits a sample of records padded to 8 bytes, as the probe's
+// batches are, and rejects a size that runs past the sample.
+func TestNext(t *testing.T) {
+	a := Encode(nil, sample())
+	b := Encode(nil, &Record{Header: Header{Kind: KindExec, Pid: 7}})
+	pad := func(r []byte) []byte { return append(r, make([]byte, (8-len(r)%8)%8)...) }
+	if len(a)%8 == 0 {
+		t.Fatalf("the sample record is %d bytes: pick one that needs padding", len(a))
+	}
+	batch := append(pad(append([]byte(nil), a...)), b...) // the last record is not padded
+	var got []Record
+	for rest := batch; len(rest) > 0; {
+		rec, next, err := Next(rest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r Record
+		if err := Decode(rec, &r); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+		rest = next
+	}
+	if len(got) != 2 || got[0].Pid != sample().Pid || got[1].Kind != KindExec || got[1].Pid != 7 {
+		t.Fatalf("got %d records: %+v", len(got), got)
+	}
+	bad := append([]byte(nil), batch...)
+	binary.LittleEndian.PutUint32(bad[4:], uint32(len(bad)+1))
+	if _, _, err := Next(bad); !errors.Is(err, ErrSize) {
+		t.Errorf("size past the sample: %v, want ErrSize", err)
+	}
+	if _, _, err := Next(batch[:HeaderSize-1]); !errors.Is(err, ErrShort) {
+		t.Errorf("short sample: %v, want ErrShort", err)
 	}
 }

@@ -1,0 +1,108 @@
+package collector
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/peregrine-rt/peregrine/pkg/schema"
+	"github.com/peregrine-rt/peregrine/services/collector/internal/probe"
+	"github.com/peregrine-rt/peregrine/services/collector/internal/record"
+)
+
+// The probe writes records into a batch per CPU and sends a batch when
+// it is full or old, when its CPU switches tasks, and after process
+// lifecycle records. These tests pin what that must not change.
+
+// migrateOpens is how many opens the "migrate" child makes.
+const migrateOpens = 40
+
+// TestBatchOrderAcrossCPUs: a thread that moves to another CPU between
+// two opens leaves the first CPU through a task switch, which flushes
+// that CPU's batch, so its events arrive in the order it made them.
+func TestBatchOrderAcrossCPUs(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	_, s := startCollector(t, Config{NoPublish: true})
+	dir := t.TempDir()
+	cmd := startCtxChild(t, "migrate", dir)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := int64(cmd.Process.Pid)
+	last := -1
+	for i := range migrateOpens {
+		path := filepath.Join(dir, fmt.Sprintf("m%d", i))
+		at, r := s.waitIndex(t, "openat "+path, func(r *schema.Record) bool {
+			name, _ := argStr(r, "name")
+			return r.Event.Type == schema.EventOpenat && isExit(r) && r.Proc != nil && r.Proc.Pid == pid && name == path
+		})
+		if at < last {
+			t.Fatalf("open of m%d (cpu %d) arrived before the open before it", i, r.Event.CPU)
+		}
+		last = at
+	}
+}
+
+// TestBatchIdleThread: a thread that makes a captured call and then
+// blocks, never exiting, still has its record delivered: blocking switches
+// its CPU to another task, which flushes the batch. The probe captures a
+// call nothing else on the machine makes (ioprio_get), so no later record
+// of another process can flush the batch for it.
+func TestBatchIdleThread(t *testing.T) {
+	skipUnlessRoot(t)
+	p, err := probe.Load(probe.Options{RingSize: 1 << 20, Exit: []uint32{unix.SYS_IOPRIO_GET}, IgnorePID: uint32(os.Getpid())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	cmd := startCtxChild(t, "commands", t.TempDir())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	if _, err := fmt.Fprintln(stdin, "ioprio"); err != nil {
+		t.Fatal(err)
+	}
+	if !bufio.NewScanner(stdout).Scan() {
+		t.Fatal("child gone")
+	}
+	// the child now waits on stdin until the cleanup
+	pid := uint32(cmd.Process.Pid)
+	var raw ringbuf.Record
+	var rec record.Record
+	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline); {
+		err := p.ReadInto(&raw, time.Now().Add(100*time.Millisecond))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		forEachRecord(raw.RawSample, &rec, func(r *record.Record) {
+			found = found || (r.Pid == pid && r.Nr == unix.SYS_IOPRIO_GET)
+		})
+		if found {
+			return
+		}
+	}
+	t.Fatalf("no ioprio_get record of the idle child within %v", waitLimit)
+}
