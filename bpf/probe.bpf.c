@@ -132,24 +132,35 @@ struct {
 	__type(value, struct task_key);
 } sent_ctx SEC(".maps");
 
-/* An enter event waiting for its exit (see struct rec_enter). nr is
- * the syscall it belongs to, 0 when none waits. Paths longer than
- * ENTER_CAP go out as a record of their own instead. */
+/* The enter event of the syscall running on this CPU, waiting for its
+ * exit (see struct rec_enter): nr is the syscall, 0 when none waits, tid
+ * the thread. Per CPU rather than per task (a per-CPU slot is an inlined
+ * lookup, task storage ~15 ns), so a thread that leaves the CPU inside the
+ * call takes it along as a record of its own (sched_switch spills it);
+ * its exit then has none to fold. Paths longer than ENTER_CAP go out as a
+ * record of their own at once. */
 #define ENTER_CAP 512
 #define ENTER_ROOM (ENTER_CAP + 32) /* a path, then open_how's item */
 struct enter_save {
 	__u32 nr;
-	__u32 _pad;
+	__u32 tid;
 	struct rec_enter e; /* the items follow it: one copy moves both */
 	__u8 items[ENTER_ROOM];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
 	__type(value, struct enter_save);
 } pending_enter SEC(".maps");
+
+static __always_inline struct enter_save *pending(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pending_enter, &zero);
+}
 
 /* One per CPU, indexed by CPU number: a per-CPU array's values are
  * limited to 32 KiB. Only the CPU's own programs touch it, and they never
@@ -808,7 +819,7 @@ static __always_inline void put_enter_items(struct wr *w, __u32 nr, __u64 *a)
 }
 
 /* emit_enter writes a REC_SYS_ENTER record of its own: for an enter whose
- * items do not fit in task storage, or whose exit is not captured. */
+ * items do not fit the pending slot, or whose exit is not captured. */
 static __always_inline void emit_enter(struct task_struct *t, __u32 nr,
 				       __u64 *a)
 {
@@ -830,17 +841,16 @@ static __always_inline void emit_enter(struct task_struct *t, __u32 nr,
 		*slot = k;
 }
 
-/* put_enter folds the task's waiting enter event for nr into the exit
+/* put_enter folds the thread's waiting enter event for nr into the exit
  * record being written: the block must come right after the context. */
-static __always_inline void put_enter(struct wr *w, struct task_struct *t,
-				      __u32 nr)
+static __always_inline void put_enter(struct wr *w, __u32 nr)
 {
-	struct enter_save *s = bpf_task_storage_get(&pending_enter, t, NULL, 0);
+	struct enter_save *s = pending();
 	struct rec_hdr *h = (void *)w->buf;
 	__u32 off = w->off;
 	__u64 len;
 
-	if (!s || s->nr != nr)
+	if (!s || s->nr != nr || s->tid != h->tid)
 		return;
 	s->nr = 0;
 	len = s->e.size;
@@ -905,17 +915,17 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	switch (nr) {
 	case SYS_open:
 	case SYS_creat:
-		put_enter(&w, t, nr);
+		put_enter(&w, nr);
 		put_ustr(&w, IT_STR, (void *)a[0]);
 		put_file(&w, t, ret);
 		break;
 	case SYS_openat:
-		put_enter(&w, t, nr);
+		put_enter(&w, nr);
 		put_ustr(&w, IT_STR, (void *)a[1]);
 		put_file(&w, t, ret);
 		break;
 	case SYS_openat2:
-		put_enter(&w, t, nr);
+		put_enter(&w, nr);
 		put_ustr(&w, IT_STR, (void *)a[1]);
 		put_ubytes(&w, IT_BYTES, (void *)a[2], a[3], 24);
 		put_file(&w, t, ret);
@@ -929,7 +939,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 			put_ustr(&w, IT_STR, (void *)a[1]);
 		break;
 	case SYS_connect:
-		put_enter(&w, t, nr);
+		put_enter(&w, nr);
 		put_ubytes(&w, IT_SOCKADDR, (void *)a[1], a[2], SOCKADDR_MAX);
 		put_sock(&w, t, a[0]);
 		break;
@@ -1073,12 +1083,13 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	a[1] = regs->si;
 	a[2] = regs->dx;
 	a[3] = regs->r10;
-	s = bpf_task_storage_get(&pending_enter, t, NULL,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	s = pending();
 	if (!s || !(in & INT_EXIT)) {
 		emit_enter(t, nr, a);
 		return 0;
 	}
+	/* One left waiting has lost its exit (the capture set changed in
+	 * between): it is overwritten. */
 	s->nr = 0;
 	switch (nr) {
 	case SYS_open:
@@ -1116,8 +1127,55 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	s->e.cpu = bpf_get_smp_processor_id();
 	s->e.nitems = nitems;
 	s->e.size = sizeof(struct rec_enter) + n + n2;
+	s->tid = t->pid;
 	s->nr = nr;
 	return 0;
+}
+
+/* spill sends the CPU's waiting enter event as a record of its own when
+ * its thread t, the current task, leaves the CPU (or exits) inside the
+ * call: the exit, wherever it runs, finds none to fold. */
+static __always_inline void spill(struct task_struct *t)
+{
+	struct enter_save *s = pending();
+	struct task_key k, *slot;
+	struct rec_hdr *h;
+	struct wr w;
+	__u32 off;
+	__u64 len;
+
+	if (!s || !s->nr)
+		return;
+	if (s->tid != t->pid || !writer(&w)) {
+		s->nr = 0;
+		return;
+	}
+	h = (void *)w.buf;
+	h->kind = REC_SYS_ENTER;
+	h->nr = s->nr;
+	h->ts = s->e.ts;
+	h->cpu = s->e.cpu;
+	h->pid = t->tgid;
+	h->tid = s->tid;
+	h->args[0] = s->e.args[0];
+	h->args[1] = s->e.args[1];
+	h->args[2] = s->e.args[2];
+	h->args[3] = s->e.args[3];
+	s->nr = 0;
+	slot = ctx_begin(&w, t, &k);
+	len = s->e.size - sizeof(struct rec_enter);
+	off = w.off;
+	barrier_var(len);
+	if (len > ENTER_ROOM || off >= OFF_LIM)
+		return;
+	barrier_var(off);
+	off &= (OFF_LIM - 1);
+	if (len && bpf_probe_read_kernel(w.buf + off, len, s->items) < 0)
+		return;
+	w.off += (__u32)len;
+	w.n = s->e.nitems;
+	if (!emit(&w) && slot)
+		*slot = k;
 }
 
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
@@ -1274,6 +1332,7 @@ int BPF_PROG(sched_exit, struct task_struct *p, bool group_dead)
 
 	if ((bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
+	spill(p); /* an enter event comes before its thread's exit */
 	if (!group_dead) {
 		/* a thread user space knows a context of: let it forget it */
 		if (!bpf_task_storage_get(&sent_ctx, p, NULL, 0))
@@ -1312,6 +1371,7 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
+	spill(prev);
 	flush_cpu();
 	return 0;
 }

@@ -106,3 +106,69 @@ func TestBatchIdleThread(t *testing.T) {
 	}
 	t.Fatalf("no ioprio_get record of the idle child within %v", waitLimit)
 }
+
+// TestEnterSpilled: an open that blocks (a FIFO with no writer yet) takes
+// its thread off the CPU inside the call, so its enter event goes out as
+// a record of its own at that switch, before the call returns; the exit
+// follows it with nothing folded in.
+func TestEnterSpilled(t *testing.T) {
+	_, s := startCollector(t, Config{NoPublish: true})
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := startCtxChild(t, "commands", dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// a child still blocked in its open (the test failed) is killed
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	if _, err := fmt.Fprintln(stdin, "open fifo"); err != nil {
+		t.Fatal(err)
+	}
+	pid := int64(cmd.Process.Pid)
+	// the child is blocked in its open: the enter event must come now
+	enterAt, enter := s.waitIndex(t, "openat enter "+fifo, func(r *schema.Record) bool {
+		name, _ := argStr(r, "name")
+		return r.Event.Type == schema.EventOpenat && !isExit(r) && r.Proc != nil && r.Proc.Pid == pid && name == fifo
+	})
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // lets the child's open return
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if !bufio.NewScanner(stdout).Scan() {
+		t.Fatal("child gone")
+	}
+	exitAt, exit := s.waitIndex(t, "openat exit "+fifo, func(r *schema.Record) bool {
+		name, _ := argStr(r, "name")
+		return r.Event.Type == schema.EventOpenat && isExit(r) && r.Proc != nil && r.Proc.Pid == pid && name == fifo
+	})
+	if exitAt < enterAt {
+		t.Errorf("exit at %d before enter at %d", exitAt, enterAt)
+	}
+	if enter.Event.Tid != exit.Event.Tid || enter.Event.Ts > exit.Event.Ts {
+		t.Errorf("enter tid %d ts %d, exit tid %d ts %d", enter.Event.Tid, enter.Event.Ts, exit.Event.Tid, exit.Event.Ts)
+	}
+	if fd, _ := argInt(&exit, "fd"); fd < 0 {
+		t.Errorf("exit fd %d", fd)
+	}
+	// no second enter: the exit had none to fold
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := enterAt + 1; i < len(s.recs); i++ {
+		r := &s.recs[i]
+		if name, _ := argStr(r, "name"); r.Event.Type == schema.EventOpenat && !isExit(r) && r.Proc != nil && r.Proc.Pid == pid && name == fifo {
+			t.Fatalf("a second enter event at %d", i)
+		}
+	}
+}

@@ -24,7 +24,7 @@ type probeBatch struct {
 type probeEnterSave struct {
 	_   structs.HostLayout
 	Nr  uint32
-	Pad uint32
+	Tid uint32
 	E   struct {
 		_      structs.HostLayout
 		Ts     uint64
