@@ -50,6 +50,10 @@ enum item_type {
 /* rec_hdr.flags */
 #define RF_CTX 1 /* a struct rec_ctx follows the header */
 #define RF_ENTER 2 /* a struct rec_enter (with its items) follows */
+/* The exit's path is the enter block's first item, read whole at entry
+ * (where the kernel copies it too, so it is what the call used): the
+ * exit's own path item is left out and user space reuses the enter's. */
+#define RF_PATH_ENTER 4
 
 /*
  * The process context (creds, ids, caps, cgroups, namespaces, comm) is

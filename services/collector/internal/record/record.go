@@ -77,6 +77,10 @@ const flagContext = 1
 // flagEnter is RF_ENTER: an enter block follows the context.
 const flagEnter = 2
 
+// flagPathEnter is RF_PATH_ENTER: the record's first item (the path) is
+// the enter block's first item and is not repeated.
+const flagPathEnter = 4
+
 // EnterSize is sizeof(struct rec_enter), the folded enter block's header.
 const EnterSize = 48
 
@@ -158,6 +162,10 @@ type Record struct {
 	// Enter is the syscall's enter event when the probe folded it into
 	// this exit record (struct rec_enter).
 	Enter Enter
+	// PathFromEnter says Items[0] is Enter.Items[0]: the probe read the
+	// path whole at entry and did not send it twice (RF_PATH_ENTER).
+	// Decode puts it in place; Encode leaves it out again.
+	PathFromEnter bool
 }
 
 // Enter is a folded enter event: what a KindSysEnter record of the same
@@ -187,6 +195,7 @@ func (r *Record) EnterRecord(dst *Record) bool {
 	dst.NItems = uint32(len(r.Enter.Items))
 	dst.Items = append(dst.Items[:0], r.Enter.Items...)
 	dst.Enter = Enter{}
+	dst.PathFromEnter = false
 	return true
 }
 
@@ -271,8 +280,19 @@ func Decode(b []byte, r *Record) error {
 		b = b[size:]
 	}
 	var err error
-	r.Items, err = decodeItems(b, h.NItems, r.Items[:0])
-	return err
+	if r.Items, err = decodeItems(b, h.NItems, r.Items[:0]); err != nil {
+		return err
+	}
+	r.PathFromEnter = flags&flagPathEnter != 0
+	if r.PathFromEnter {
+		if len(e.Items) == 0 {
+			return fmt.Errorf("path from an enter block with no items: %w", ErrItem)
+		}
+		r.Items = append(r.Items, Item{})
+		copy(r.Items[1:], r.Items)
+		r.Items[0] = e.Items[0]
+	}
+	return nil
 }
 
 // decodeItems appends the n items that make up all of b to items.
@@ -321,12 +341,17 @@ func decodeContext(b []byte, h *Header) {
 // synthetic records in tests.
 func Encode(dst []byte, r *Record) []byte {
 	h := r.Header
-	h.NItems = uint32(len(r.Items))
+	items := r.Items
+	shared := r.PathFromEnter && r.Enter.Present && len(items) > 0
+	if shared {
+		items = items[1:]
+	}
+	h.NItems = uint32(len(items))
 	size := HeaderSize
 	if !h.Partial {
 		size += ContextSize
 	}
-	for _, it := range r.Items {
+	for _, it := range items {
 		size += ItemHeaderSize + len(it.Data)
 	}
 	if r.Enter.Present {
@@ -356,6 +381,9 @@ func Encode(dst []byte, r *Record) []byte {
 	if r.Enter.Present {
 		flags |= flagEnter
 	}
+	if shared {
+		flags |= flagPathEnter
+	}
 	dst = le.AppendUint16(dst, flags)
 	if !h.Partial {
 		dst = appendContext(dst, &h)
@@ -374,7 +402,7 @@ func Encode(dst []byte, r *Record) []byte {
 		dst = le.AppendUint16(dst, uint16(size))
 		dst = appendItems(dst, e.Items)
 	}
-	return appendItems(dst, r.Items)
+	return appendItems(dst, items)
 }
 
 func appendItems(dst []byte, items []Item) []byte {

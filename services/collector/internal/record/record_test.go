@@ -105,6 +105,11 @@ func FuzzDecode(f *testing.F) {
 	folded := sample()
 	folded.Enter = Enter{Present: true, Ts: 1, Items: []Item{{Type: ItemStr, Data: []byte("/etc/shadow")}}}
 	f.Add(Encode(nil, folded))
+	shared := sample()
+	shared.Enter = Enter{Present: true, Ts: 1, Items: []Item{{Type: ItemStr, Data: []byte("/etc/shadow")}}}
+	shared.Items = append([]Item{shared.Enter.Items[0]}, shared.Items...)
+	shared.PathFromEnter = true
+	f.Add(Encode(nil, shared))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Record
@@ -137,7 +142,7 @@ func FuzzDecode(f *testing.F) {
 // header flags and the context block's padding word.
 func normalize(b []byte, partial bool) []byte {
 	c := append([]byte(nil), b...)
-	c[86] &= flagContext | flagEnter
+	c[86] &= flagContext | flagEnter | flagPathEnter
 	c[87] = 0
 	if !partial {
 		copy(c[HeaderSize+116:HeaderSize+120], []byte{0, 0, 0, 0})
@@ -242,5 +247,33 @@ func TestNext(t *testing.T) {
 	}
 	if _, _, err := Next(batch[:HeaderSize-1]); !errors.Is(err, ErrShort) {
 		t.Errorf("short sample: %v, want ErrShort", err)
+	}
+}
+
+// TestPathFromEnter: an exit whose path is its folded enter's first item
+// (RF_PATH_ENTER) decodes with that item first, and encodes without it.
+func TestPathFromEnter(t *testing.T) {
+	r := sample()
+	path := Item{Type: ItemStr, Data: []byte("/etc/shadow")}
+	r.Enter = Enter{Present: true, Ts: 1, Items: []Item{path}}
+	r.Items = append([]Item{path}, r.Items...)
+	r.PathFromEnter = true
+	b := Encode(nil, r)
+	if len(b) != len(Encode(nil, &Record{Header: r.Header, Enter: r.Enter, Items: r.Items[1:]})) {
+		t.Fatal("the shared path was encoded twice")
+	}
+	var got Record
+	got.Items = make([]Item, 0, 1) // room for one item only: insertion must grow it
+	if err := Decode(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r.Items, got.Items); diff != "" || !got.PathFromEnter {
+		t.Fatalf("items (-want +got):\n%s", diff)
+	}
+	// the flag without an enter block is malformed
+	bad := Encode(nil, sample())
+	bad[86] |= flagPathEnter
+	if err := Decode(bad, &got); !errors.Is(err, ErrItem) {
+		t.Errorf("path from a missing enter block: %v, want ErrItem", err)
 	}
 }
