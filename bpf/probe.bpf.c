@@ -173,6 +173,11 @@ struct batch {
 	__u32 len;
 	__u32 n;
 	__u64 first_ts;
+	/* The task running here and its last sent context key, while it
+	 * stays on the CPU (cleared at each switch): a hit spares the
+	 * task-storage lookup (~10 ns) of a thread making call after call. */
+	__u64 ctx_task;
+	struct task_key ctx_key;
 	__u8 buf[BATCH_SZ];
 };
 
@@ -752,37 +757,66 @@ static __always_inline void key_of(struct task_key *k, struct task_struct *t)
  * record is written (NULL: nothing to update). Updating only after a
  * successful write means a record the ring dropped never leaves user
  * space without the context. */
+/* Comparisons, not XORs: the verifier allows no arithmetic on the
+ * pointers (it does allow root to compare and store them). */
+static __always_inline int same_key(const struct task_key *s,
+				    const struct task_key *k)
+{
+	return s->cred == k->cred && s->uids == k->uids &&
+	       s->gids == k->gids && s->cap_eff == k->cap_eff &&
+	       s->nsproxy == k->nsproxy &&
+	       s->cgroups == k->cgroups && s->parent == k->parent &&
+	       s->thread_pid == k->thread_pid && s->sid == k->sid &&
+	       s->pgid == k->pgid && s->tty == k->tty &&
+	       s->comm[0] == k->comm[0] && s->comm[1] == k->comm[1] &&
+	       s->loginuid == k->loginuid && s->epoch == k->epoch;
+}
+
 static __always_inline struct task_key *ctx_begin(struct wr *w,
 						  struct task_struct *t,
 						  struct task_key *k)
 {
+	struct batch *b = w->b;
 	struct task_key *s;
 
 	key_of(k, t);
+	if (b->ctx_task == (__u64)t && same_key(&b->ctx_key, k))
+		return NULL;
 	s = bpf_task_storage_get(&sent_ctx, t, NULL,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	/* Comparisons, not XORs: the verifier allows no arithmetic on the
-	 * pointers (it does allow root to compare and store them). */
-	if (s && s->cred == k->cred && s->uids == k->uids &&
-	    s->gids == k->gids && s->cap_eff == k->cap_eff &&
-	    s->nsproxy == k->nsproxy &&
-	    s->cgroups == k->cgroups && s->parent == k->parent &&
-	    s->thread_pid == k->thread_pid && s->sid == k->sid &&
-	    s->pgid == k->pgid && s->tty == k->tty &&
-	    s->comm[0] == k->comm[0] && s->comm[1] == k->comm[1] &&
-	    s->loginuid == k->loginuid && s->epoch == k->epoch)
+	if (s && same_key(s, k)) {
+		b->ctx_task = (__u64)t;
+		b->ctx_key = *k;
 		return NULL;
+	}
 	put_ctx(w, t);
 	return s;
 }
 
-/* ctx_forget makes t's next record carry the context. */
+/* ctx_sent records k as t's last sent context, its record being in the
+ * batch now (slot from ctx_begin; NULL: nothing to record). */
+static __always_inline void ctx_sent(struct wr *w, struct task_struct *t,
+				     struct task_key *slot, struct task_key *k)
+{
+	if (!slot)
+		return;
+	*slot = *k;
+	w->b->ctx_task = (__u64)t;
+	w->b->ctx_key = *k;
+}
+
+/* ctx_forget makes t, the current task, send the context with its next
+ * record. */
 static __always_inline void ctx_forget(struct task_struct *t)
 {
 	struct task_key *s = bpf_task_storage_get(&sent_ctx, t, NULL, 0);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct batch *b = bpf_map_lookup_elem(&batches, &cpu);
 
 	if (s)
 		s->cred = 0;
+	if (b)
+		b->ctx_task = 0;
 }
 
 /* interest_of is nr's interest bits (INT_EXIT, INT_ENTER). */
@@ -839,8 +873,8 @@ static __always_inline void emit_enter(struct task_struct *t, __u32 nr,
 	h->args[2] = a[2];
 	h->args[3] = a[3];
 	put_enter_items(&w, nr, a);
-	if (!emit(&w) && slot)
-		*slot = k;
+	emit(&w);
+	ctx_sent(&w, t, slot, &k);
 }
 
 /* put_enter folds the thread's waiting enter event for nr into the exit
@@ -1046,8 +1080,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	default:
 		break;
 	}
-	if (!emit(&w) && slot)
-		*slot = k;
+	emit(&w);
+	ctx_sent(&w, t, slot, &k);
 	return 0;
 }
 
@@ -1188,8 +1222,8 @@ static __always_inline void spill(struct task_struct *t)
 		return;
 	w.off += (__u32)len;
 	w.n = s->e.nitems;
-	if (!emit(&w) && slot)
-		*slot = k;
+	emit(&w);
+	ctx_sent(&w, t, slot, &k);
 }
 
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
@@ -1385,7 +1419,14 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct batch *b;
+
 	spill(prev);
-	flush_cpu();
+	b = bpf_map_lookup_elem(&batches, &cpu);
+	if (b) {
+		b->ctx_task = 0;
+		flush(b);
+	}
 	return 0;
 }

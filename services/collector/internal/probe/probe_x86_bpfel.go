@@ -18,6 +18,8 @@ type probeBatch struct {
 	Len     uint32
 	N       uint32
 	FirstTs uint64
+	CtxTask uint64
+	CtxKey  probeTaskKey
 	Buf     [36872]uint8
 }
 
