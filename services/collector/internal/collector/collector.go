@@ -295,6 +295,7 @@ func (c *Collector) publishLoop(ctx context.Context) {
 		log.Warn("ensure stream", logKeyErr, err)
 	}
 	pub, err := bus.NewPublisher(conn, bus.PublisherOptions{
+		Compress:  true,
 		OnFailure: func(pe *bus.PublishError) { log.Warn("batch given up", logKeyErr, pe) },
 	})
 	if err != nil {

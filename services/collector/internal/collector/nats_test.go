@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/peregrine-rt/peregrine/pkg/bus/bustest"
+	"github.com/peregrine-rt/peregrine/pkg/bus"
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 )
 
@@ -75,7 +76,14 @@ func (r *raw) wait(t *testing.T, what string, f func(*schema.Record) bool) schem
 			if m.Subject() == "" {
 				continue
 			}
-			b, err := schema.Unmarshal(m.Data())
+			if m.Headers().Get(bus.HeaderEncoding) != bus.EncodingS2 {
+				t.Errorf("batch stored with encoding %q, want s2", m.Headers().Get(bus.HeaderEncoding))
+			}
+			data, err := bus.Payload(m.Data(), m.Headers(), nil)
+			if err != nil {
+				t.Fatalf("batch payload: %v", err)
+			}
+			b, err := schema.Unmarshal(data)
 			if err != nil {
 				t.Fatalf("decode batch: %v", err)
 			}

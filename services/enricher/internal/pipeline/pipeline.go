@@ -75,7 +75,7 @@ func New(ctx context.Context, conn *bus.Conn, enr *enrich.Enricher, m *metrics.M
 	if err != nil {
 		return nil, err
 	}
-	pub, err := bus.NewPublisher(conn, bus.PublisherOptions{Window: cfg.Window})
+	pub, err := bus.NewPublisher(conn, bus.PublisherOptions{Window: cfg.Window, Compress: true})
 	if err != nil {
 		return nil, fmt.Errorf("enricher publisher: %w", err)
 	}
@@ -96,7 +96,11 @@ func (p *Pipeline) handle(ctx context.Context, msgs []*bus.Msg) error {
 	var mu sync.Mutex
 	var pubErr error
 	for _, m := range msgs {
-		b, err := schema.Unmarshal(m.Data)
+		data, err := m.Payload(nil)
+		var b *schema.Batch
+		if err == nil {
+			b, err = schema.Unmarshal(data)
+		}
 		if err != nil {
 			p.m.DeadLetters.Inc()
 			if err := m.DeadLetter(ctx, fmt.Errorf("enricher: message %s: %w", m.Subject, err)); err != nil {

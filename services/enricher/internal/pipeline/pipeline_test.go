@@ -95,7 +95,11 @@ func TestPipeline(t *testing.T) {
 			if msg.Subject() != schema.EnrichedSubject("node-a") {
 				t.Errorf("subject %q", msg.Subject())
 			}
-			if got, err = schema.Unmarshal(msg.Data()); err != nil {
+			data, err := bus.Payload(msg.Data(), msg.Headers(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err = schema.Unmarshal(data); err != nil {
 				t.Fatal(err)
 			}
 			_ = msg.Ack()

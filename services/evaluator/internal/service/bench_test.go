@@ -199,7 +199,7 @@ func (e *env) prefill(b *testing.B, n int) {
 // events.enriched.node1, numbered from *seq on, and waits for their acks.
 func publishBatches(b *testing.B, ctx context.Context, conn *bus.Conn, mix func(node string, seq uint64, n int) *schema.Batch, seq *uint64, n, events int) {
 	b.Helper()
-	pub, err := bus.NewPublisher(conn, bus.PublisherOptions{Window: 256})
+	pub, err := bus.NewPublisher(conn, bus.PublisherOptions{Window: 256, Compress: true}) // as the enricher publishes
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -202,6 +202,7 @@ type worker struct {
 	s   *Service
 	pub *bus.Publisher
 	ev  *evaluate.Worker
+	buf []byte // the last decompressed payload's room, reused
 }
 
 // handle evaluates a pulled batch of bus messages. Returning nil acks the
@@ -212,7 +213,16 @@ func (w *worker) handle(ctx context.Context, msgs []*bus.Msg) error {
 	start := time.Now()
 	var published int
 	for _, m := range msgs {
-		b, err := schema.Unmarshal(m.Data)
+		// Unmarshal copies what it keeps, so buf may be reused at once
+		// (it only ever holds decompressed payloads, never a message's).
+		data, err := m.Payload(w.buf)
+		var b *schema.Batch
+		if err == nil {
+			if m.Header.Get(bus.HeaderEncoding) != "" {
+				w.buf = data
+			}
+			b, err = schema.Unmarshal(data)
+		}
 		if err != nil {
 			s.log.Warn("undecodable batch, dead-lettered", keySubject, m.Subject, keyError, err)
 			s.m.Batches.WithLabelValues(metrics.BatchDeadLetter).Inc()
