@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/peregrine-rt/peregrine/pkg/bus/bustest"
 	"github.com/peregrine-rt/peregrine/pkg/bus"
+	"github.com/peregrine-rt/peregrine/pkg/bus/bustest"
 	"github.com/peregrine-rt/peregrine/pkg/schema"
 )
 
