@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -65,27 +64,10 @@ func TestBatchIdleThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	cmd := startCtxChild(t, "commands", t.TempDir())
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	if _, err := fmt.Fprintln(stdin, "ioprio"); err != nil {
-		t.Fatal(err)
-	}
-	if !bufio.NewScanner(stdout).Scan() {
-		t.Fatal("child gone")
-	}
+	child := startCommandsChild(t, t.TempDir())
+	child.do(t, "ioprio")
 	// the child now waits on stdin until the cleanup
-	pid := uint32(cmd.Process.Pid)
+	pid := uint32(child.cmd.Process.Pid)
 	var raw ringbuf.Record
 	var rec record.Record
 	for deadline := time.Now().Add(waitLimit); time.Now().Before(deadline); {
@@ -118,24 +100,9 @@ func TestEnterSpilled(t *testing.T) {
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := startCtxChild(t, "commands", dir)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// a child still blocked in its open (the test failed) is killed
-	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
-	if _, err := fmt.Fprintln(stdin, "open fifo"); err != nil {
-		t.Fatal(err)
-	}
-	pid := int64(cmd.Process.Pid)
+	child := startCommandsChild(t, dir)
+	child.send(t, "open fifo")
+	pid := int64(child.cmd.Process.Pid)
 	// the child is blocked in its open: the enter event must come now
 	enterAt, enter := s.waitIndex(t, "openat enter "+fifo, func(r *schema.Record) bool {
 		name, _ := argStr(r, "name")
@@ -146,9 +113,7 @@ func TestEnterSpilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if !bufio.NewScanner(stdout).Scan() {
-		t.Fatal("child gone")
-	}
+	child.reply(t, "open fifo")
 	exitAt, exit := s.waitIndex(t, "openat exit "+fifo, func(r *schema.Record) bool {
 		name, _ := argStr(r, "name")
 		return r.Event.Type == schema.EventOpenat && isExit(r) && r.Proc != nil && r.Proc.Pid == pid && name == fifo

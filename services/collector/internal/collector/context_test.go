@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,6 +159,54 @@ func startCtxChild(t *testing.T, mode, dir string) *exec.Cmd {
 	return cmd
 }
 
+// commandsChild is a running "commands" child: send writes a command,
+// reply waits for its "ok". The test's end closes its stdin and kills it,
+// in case it is still blocked in a call.
+type commandsChild struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	replies *bufio.Scanner
+}
+
+func startCommandsChild(t *testing.T, dir string) *commandsChild {
+	t.Helper()
+	cmd := startCtxChild(t, "commands", dir)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	return &commandsChild{cmd: cmd, stdin: stdin, replies: bufio.NewScanner(stdout)}
+}
+
+func (c *commandsChild) send(t *testing.T, line string) {
+	t.Helper()
+	if _, err := fmt.Fprintln(c.stdin, line); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *commandsChild) reply(t *testing.T, line string) {
+	t.Helper()
+	if !c.replies.Scan() {
+		t.Fatalf("child gone after %q", line)
+	}
+}
+
+// do sends a command and waits until the child has carried it out.
+func (c *commandsChild) do(t *testing.T, line string) {
+	t.Helper()
+	c.send(t, line)
+	c.reply(t, line)
+}
+
 // waitOpen returns the exit (or enter) event of pid opening dir/name.
 func waitOpen(t *testing.T, s *sink, pid int64, path string, exit bool) schema.Record {
 	t.Helper()
@@ -305,29 +354,9 @@ func TestContextAfterDrop(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Close() })
 	dir := t.TempDir()
-	cmd := startCtxChild(t, "commands", dir)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	replies := bufio.NewScanner(stdout)
-	do := func(c string) {
-		t.Helper()
-		if _, err := fmt.Fprintln(stdin, c); err != nil {
-			t.Fatal(err)
-		}
-		if !replies.Scan() {
-			t.Fatalf("child gone after %q", c)
-		}
-	}
+	child := startCommandsChild(t, dir)
+	cmd := child.cmd
+	do := func(c string) { t.Helper(); child.do(t, c) }
 	// nobody reads: 2000 records of 100+ bytes overflow 64 KiB
 	do("fill 2000")
 	d0, _ := p.KernelDrops()
