@@ -46,6 +46,16 @@ func write(t *testing.T, path, data string) {
 	}
 }
 
+// replace writes data beside path and renames it over path.
+func replace(t *testing.T, path, data string) {
+	t.Helper()
+	tmp := path + ".new"
+	write(t, tmp, data)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func ruleNames(s *Set) []string {
 	var out []string
 	for _, r := range s.Engine.Rules() {
@@ -120,11 +130,14 @@ func TestPollSeesChanges(t *testing.T) {
 		}
 	}
 
-	write(t, path, broken+"\n") // a different size, so the poll sees it whatever the mtime granularity
+	// Replaced by rename, as the Reloader's doc asks: an in-place write
+	// caught between truncate and write on a loaded machine would compile
+	// as an empty rule set, one more generation than this test counts.
+	replace(t, path, broken+"\n") // a different size, so the poll sees it whatever the mtime granularity
 	if err := wait(); err == nil {
 		t.Fatal("broken file accepted")
 	}
-	write(t, path, ruleB)
+	replace(t, path, ruleB)
 	if err := wait(); err != nil {
 		t.Fatalf("good file rejected: %v", err)
 	}

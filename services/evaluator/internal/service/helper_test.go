@@ -193,10 +193,20 @@ func (e *env) publish(t *testing.T, subject string, b *schema.Batch) {
 
 func (e *env) publishRaw(t *testing.T, subject string, data []byte, msgID string) {
 	t.Helper()
+	e.publishEncoded(t, subject, data, msgID, "")
+}
+
+// publishEncoded publishes data as it is, with a Peregrine-Encoding
+// header when encoding is set.
+func (e *env) publishEncoded(t *testing.T, subject string, data []byte, msgID, encoding string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	m.Header.Set(schema.HeaderMsgID, msgID)
+	if encoding != "" {
+		m.Header.Set(bus.HeaderEncoding, encoding)
+	}
 	if _, err := e.conn.JS.PublishMsg(ctx, m); err != nil {
 		t.Fatal(err)
 	}

@@ -295,14 +295,17 @@ func (d drain) replicaCPUTotal() time.Duration {
 // BenchmarkReplicaScaling measures whether a second evaluator replica
 // doubles the throughput when evaluation is the bottleneck. Each round
 // pre-fills EVENTS_ENRICHED with batches of the collector's default
-// size (2048 events) under the 93 upstream rules, about one alert in
-// 200 events, twice, and times its drain first by 1 replica, then by
-// 2: from the moment the replicas (separate processes, GOMAXPROCS=1,
+// size (2048 events) under the 93 upstream rules twice, and times its
+// drain by 1 replica and by 2 (in turns, 1 first in even rounds, 2 first
+// in odd ones): from the moment the replicas (separate processes, GOMAXPROCS=1,
 // rules compiled and connected) are told to start until the stream is
 // empty and every alert is stored in ALERTS. The server is a separate process too, with file storage as
 // deployed (PEREGRINE_EVALBENCH_CPUPROFILE profiles it per drain). It
-// runs for two mixes: mix=realistic (mixBatch, what hosts mostly do) and
-// mix=heavy (heavyBatch, events the rules look at closely).
+// runs for three mixes: mix=realistic (mixBatch, what hosts mostly do,
+// an alert in every 200 events), mix=heavy (heavyBatch, events the rules
+// look at closely, an alert per batch: the evaluation-bound case) and
+// mix=alert-storm (heavyBatch's events with an alert in every 200, where
+// storing the alerts weighs on the shared server).
 //
 // Metrics (medians over rounds): events/s of each drain and their ratio
 // (wall clock: it follows the CPU share the replicas got on a shared
@@ -315,7 +318,7 @@ func BenchmarkReplicaScaling(b *testing.B) {
 	for _, m := range []struct {
 		name string
 		mix  func(node string, seq uint64, n int) *schema.Batch
-	}{{"realistic", mixBatch}, {"heavy", heavyBatch}} {
+	}{{"realistic", mixBatch}, {"heavy", heavyBatch}, {"alert-storm", alertStormBatch}} {
 		b.Run("mix="+m.name, func(b *testing.B) { benchScaling(b, m.mix) })
 	}
 }
@@ -337,11 +340,19 @@ func benchScaling(b *testing.B, mix func(node string, seq uint64, n int) *schema
 		b.Fatal(err)
 	}
 	perBatch := alertsPerBatch(b, mix, events)
+	b.Logf("%d batches of %d events, %d alerts each", batches, events, perBatch)
 	var one, two []drain
 	seq := uint64(0)
 	b.ResetTimer()
-	for range min(b.N, maxScalingRounds) {
-		for _, r := range []int{1, 2} {
+	for round := range min(b.N, maxScalingRounds) {
+		// Odd rounds drain with 2 replicas first, so that what comes of
+		// going first or second (a machine speeding up or slowing down
+		// over a round) weighs on both figures alike.
+		order := []int{1, 2}
+		if round%2 == 1 {
+			order = []int{2, 1}
+		}
+		for _, r := range order {
 			b.StopTimer()
 			fill(b, conn, mix, &seq, batches, events)
 			b.StartTimer()

@@ -1,10 +1,12 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/peregrine-rt/peregrine/pkg/bus"
@@ -114,6 +117,52 @@ func TestUndecodableGoesToDeadLetter(t *testing.T) {
 	e.drained(t, schema.StreamEnriched)
 	if n := s.count("deadletter"); n != 1 {
 		t.Errorf("batches_total{result=deadletter} = %v, want 1", n)
+	}
+}
+
+// TestBadEncodingGoesToDeadLetter sends payloads whose Peregrine-Encoding
+// lies: s2 over bytes that are not s2, s2 of bytes that are not a batch,
+// and an encoding nobody writes. Each is dead-lettered as it came, with a
+// reason naming the encoding, and the good batch behind them alerts.
+func TestBadEncodingGoesToDeadLetter(t *testing.T) {
+	e := newEnv(t)
+	s := e.start(t, schema.StreamEnriched, schema.SubjectEnrichedAll, ruleFor("Cat", "cat"))
+	subj := schema.EnrichedSubject("node1")
+	notS2 := []byte("\xff\x00 certainly not s2")
+	notBatch := s2.Encode(nil, []byte("\x93 s2 of something that is not a batch"))
+	bad := []struct {
+		data     []byte
+		encoding string
+		reason   string
+	}{
+		{notS2, bus.EncodingS2, "s2 payload of"},
+		{notBatch, bus.EncodingS2, "decode batch from " + subj},
+		{[]byte("whatever"), "zstd", `"zstd"`},
+	}
+	for i, m := range bad {
+		e.publishEncoded(t, subj, m.data, fmt.Sprintf("bad-%d", i), m.encoding)
+	}
+	e.publish(t, subj, batch("node1", 2, "cat"))
+
+	// Dead letters are published as they are found, not in stream order.
+	dl := e.read(t, schema.StreamDeadLetter, schema.DeadLetterSubject(Stage), len(bad), 0)
+	for _, m := range bad {
+		i := slices.IndexFunc(dl, func(r received) bool { return bytes.Equal(r.Data, m.data) })
+		if i < 0 {
+			t.Errorf("no dead letter holds the original %q", m.data)
+			continue
+		}
+		if reason := dl[i].Header.Get(schema.HeaderError); !strings.Contains(reason, m.reason) {
+			t.Errorf("dead letter of %q: reason %q, want it to contain %s", m.data, reason, m.reason)
+		}
+	}
+	got := e.read(t, schema.StreamAlerts, schema.SubjectAlertsAll, 1, 0)
+	if got[0].Subject != "alerts.warning.cat" {
+		t.Errorf("alert on %s", got[0].Subject)
+	}
+	e.drained(t, schema.StreamEnriched)
+	if n := s.count("deadletter"); n != float64(len(bad)) {
+		t.Errorf("batches_total{result=deadletter} = %v, want %d", n, len(bad))
 	}
 }
 
