@@ -2,16 +2,12 @@ package probe
 
 import (
 	"encoding/binary"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf/ringbuf"
-
-	"github.com/peregrine-rt/peregrine/services/collector/internal/record"
 	"github.com/peregrine-rt/peregrine/services/collector/internal/sysno"
 )
 
@@ -66,25 +62,11 @@ func TestCompatSyscallsCounted(t *testing.T) {
 	if n == 0 {
 		t.Error("no compat syscall counted")
 	}
-	var rec ringbuf.Record
-	for {
-		err := p.ReadInto(&rec, time.Now().Add(100*time.Millisecond))
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
+	// header: kind u16, nr u16, size u32, ts, ret, args[6], cpu, pid
+	eachRecord(t, p, 10*time.Second, true, func(b []byte) bool {
+		if len(b) >= 80 && binary.LittleEndian.Uint32(b[76:]) == pid && binary.LittleEndian.Uint16(b[2:]) == sysno.Close {
+			t.Fatalf("the ia32 read was reported as close")
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		// header: kind u16, nr u16, size u32, ts, ret, args[6], cpu, pid
-		for s := rec.RawSample; len(s) > 0; {
-			b, rest, err := record.Next(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s = rest
-			if len(b) >= 80 && binary.LittleEndian.Uint32(b[76:]) == pid && binary.LittleEndian.Uint16(b[2:]) == sysno.Close {
-				t.Fatalf("the ia32 read was reported as close")
-			}
-		}
-	}
+		return false
+	})
 }

@@ -1,14 +1,12 @@
 package probe
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 	"unsafe"
 
-	"github.com/cilium/ebpf/ringbuf"
 	"golang.org/x/sys/unix"
 
 	"github.com/peregrine-rt/peregrine/services/collector/internal/record"
@@ -50,30 +48,16 @@ func TestOpenPathFromEnter(t *testing.T) {
 	fd2 := openatRaw(t, &m[0]) // the first touch of m is the kernel's
 
 	got := map[int64]record.Record{}
-	var raw ringbuf.Record
-	for end := time.Now().Add(10 * time.Second); len(got) < 2 && time.Now().Before(end); {
-		err := p.ReadInto(&raw, time.Now().Add(100*time.Millisecond))
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			continue
+	eachRecord(t, p, 10*time.Second, false, func(b []byte) bool {
+		var r record.Record
+		if record.Decode(b, &r) == nil && r.Kind == record.KindSysExit && r.Pid == uint32(os.Getpid()) &&
+			(r.Ret == fd1 || r.Ret == fd2) && len(r.Items) > 0 && string(r.Items[0].Data) == path {
+			r.Items = append([]record.Item(nil), r.Items...) // b is reused
+			r.Enter.Items = append([]record.Item(nil), r.Enter.Items...)
+			got[r.Ret] = r
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		for s := raw.RawSample; len(s) > 0; {
-			b, rest, err := record.Next(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s = rest
-			var r record.Record
-			if record.Decode(b, &r) == nil && r.Kind == record.KindSysExit && r.Pid == uint32(os.Getpid()) &&
-				(r.Ret == fd1 || r.Ret == fd2) && len(r.Items) > 0 && string(r.Items[0].Data) == path {
-				r.Items = append([]record.Item(nil), r.Items...) // b is reused
-				r.Enter.Items = append([]record.Item(nil), r.Enter.Items...)
-				got[r.Ret] = r
-			}
-		}
-	}
+		return len(got) == 2
+	})
 	r1, ok := got[fd1]
 	if !ok {
 		t.Fatalf("no openat exit of fd %d with path %s", fd1, path)

@@ -73,12 +73,23 @@ func TestFDHelperFallback(t *testing.T) {
 // returned fd and carries a file item (type 4) after its path.
 func hasFileItem(t *testing.T, p *Probe, fd int64) bool {
 	t.Helper()
-	var rec ringbuf.Record
 	// bounded: other processes' opens may keep the ring busy
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); {
+	return eachRecord(t, p, 10*time.Second, true, func(b []byte) bool { return fileItemAfterPath(b, fd) })
+}
+
+// eachRecord hands the ring's raw records, one at a time, to found until
+// it returns true (then eachRecord does too), until limit passes, or, when
+// untilQuiet is set, until the ring stays empty for 100ms. b is reused.
+func eachRecord(t *testing.T, p *Probe, limit time.Duration, untilQuiet bool, found func(b []byte) bool) bool {
+	t.Helper()
+	var rec ringbuf.Record
+	for end := time.Now().Add(limit); time.Now().Before(end); {
 		err := p.ReadInto(&rec, time.Now().Add(100*time.Millisecond))
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return false
+			if untilQuiet {
+				return false
+			}
+			continue
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -89,7 +100,7 @@ func hasFileItem(t *testing.T, p *Probe, fd int64) bool {
 				t.Fatal(err)
 			}
 			s = rest
-			if fileItemAfterPath(b, fd) {
+			if found(b) {
 				return true
 			}
 		}
